@@ -1,0 +1,33 @@
+"""Typed mirrors of the CRD schema (crds/ is the source of truth): pure values, no I/O.
+
+Parse what the apiserver gives with ``XxxSpec.model_validate(body["spec"])``; a
+``pydantic.ValidationError`` there is an ``InvalidSpec`` condition (see ``describe_validation_error``).
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from azbatch_operator.api.batch_pool import BatchPoolSpec, BatchPoolStatus
+from azbatch_operator.api.durations import InvalidDuration, format_duration, parse_duration
+from azbatch_operator.api.managed_image import ManagedImageSpec, ManagedImageStatus
+
+__all__ = [
+    "BatchPoolSpec",
+    "BatchPoolStatus",
+    "InvalidDuration",
+    "ManagedImageSpec",
+    "ManagedImageStatus",
+    "describe_validation_error",
+    "format_duration",
+    "parse_duration",
+]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem, with the camelCase field path users see in their YAML."""
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"]) or "spec"
+        lines.append(f"spec.{path}: {item['msg']}")
+    return "; ".join(lines)

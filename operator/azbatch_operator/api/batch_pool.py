@@ -1,0 +1,110 @@
+"""``BatchPool`` (azbatch.io/v1alpha1): spec and status, mirroring crds/ (DESIGN.md "API")."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from azbatch_operator.api.common import ApiModel, DeletionPolicy
+from azbatch_operator.api.durations import parse_duration
+
+NodeDeallocationOption = Literal["Requeue", "Terminate", "TaskCompletion", "RetainedData"]
+POOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class ManagedImageRef(ApiModel):
+    name: str
+
+
+class PoolImage(ApiModel):
+    managed_image_ref: ManagedImageRef | None = None
+    id: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PoolImage:
+        if (self.managed_image_ref is None) == (self.id is None):
+            raise ValueError("image: set exactly one of managedImageRef or id")
+        return self
+
+
+class FixedScale(ApiModel):
+    target_dedicated_nodes: int = Field(default=0, ge=0)
+    target_low_priority_nodes: int = Field(default=0, ge=0)
+    resize_timeout: str = "PT25M"
+    node_deallocation_option: NodeDeallocationOption = "Requeue"
+
+    @field_validator("resize_timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if parse_duration(value) < timedelta(minutes=5):
+            raise ValueError(f"resizeTimeout {value} is below Batch's minimum of 5 minutes (PT5M)")
+        return value
+
+    @property
+    def resize_timeout_delta(self) -> timedelta:
+        return parse_duration(self.resize_timeout)
+
+
+class AutoScale(ApiModel):
+    formula: str = Field(min_length=1)
+    evaluation_interval: str = "PT15M"
+
+    @field_validator("evaluation_interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        interval = parse_duration(value)
+        if not timedelta(minutes=5) <= interval <= timedelta(hours=168):
+            raise ValueError(f"evaluationInterval {value} must be between PT5M and PT168H")
+        return value
+
+
+class Scale(ApiModel):
+    fixed: FixedScale | None = None
+    auto: AutoScale | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Scale:
+        if (self.fixed is None) == (self.auto is None):
+            raise ValueError("scale: set exactly one of fixed or auto")
+        return self
+
+
+class ResizeRetry(ApiModel):
+    """Seed S8: resize again until the target is reached; ``maxAttempts: 0`` means unlimited."""
+
+    max_attempts: int = Field(default=10, ge=0)
+    backoff_seconds: int = Field(default=60, ge=0)
+
+
+class BatchPoolSpec(ApiModel):
+    account_id: str
+    pool_name: str | None = Field(default=None, pattern=POOL_NAME_PATTERN)
+    vm_size: str = Field(min_length=1)
+    node_agent_sku_id: str = Field(min_length=1)
+    image: PoolImage
+    scale: Scale = Field(default_factory=lambda: Scale(fixed=FixedScale()))
+    resize_retry: ResizeRetry = Field(default_factory=ResizeRetry)
+    deletion_policy: DeletionPolicy = "Delete"
+
+
+class ResizeError(ApiModel):
+    code: str
+    message: str = ""
+    time: str
+
+
+class BatchPoolStatus(ApiModel):
+    pool_id: str | None = None
+    allocation_state: str | None = None
+    current_dedicated_nodes: int | None = None
+    current_low_priority_nodes: int | None = None
+    target_dedicated_nodes: int | None = None
+    target_low_priority_nodes: int | None = None
+    resize_attempts: int = 0
+    last_resize_error: ResizeError | None = None
+    image_reference: str | None = None
+    account_pool_allocation_mode: str | None = None
+    observed_generation: int | None = None
+    conditions: tuple[dict[str, Any], ...] = ()

@@ -1,0 +1,31 @@
+"""Operator start-up and probes: settings that apply to every handler."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+logger = logging.getLogger(__name__)
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Keep kopf's bookkeeping out of the parts of objects a GitOps tool owns.
+
+    kopf's default storages write annotations; annotations are user-owned metadata that
+    Argo CD and Flux compare, so a diff would show drift. Status is ours.
+    """
+    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    settings.networking.error_backoffs = [1, 2, 5, 10]
+    logger.info("azbatch-operator configured")
+
+
+@kopf.on.probe(id="ready")
+def ready(**_: Any) -> bool:
+    """Liveness payload: the operator's event loop answers."""
+    return True

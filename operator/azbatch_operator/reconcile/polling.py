@@ -1,0 +1,64 @@
+"""The one place that decides when to come back (requeue delay, seconds).
+
+Fast while something changes, slow when steady (keeps steady-state ARM reads far below the
+subscription budget), Retry-After honoured, exponential backoff with jitter for transient errors.
+Randomness is injected (``random.Random``) so tests are deterministic; ``rng=None`` means no jitter.
+"""
+
+from __future__ import annotations
+
+import random
+
+from azbatch_operator.reconcile.errors import Category, Classification
+from azbatch_operator.settings import Settings
+
+
+def _jitter(seconds: float, settings: Settings, rng: random.Random | None) -> float:
+    if rng is None or settings.jitter_fraction == 0:
+        return seconds
+    return seconds * (1 + rng.uniform(0, settings.jitter_fraction))
+
+
+def fast(settings: Settings) -> float:
+    """Something is changing (resize in progress, long-running operation in flight)."""
+    return settings.poll_fast_seconds
+
+
+def slow(settings: Settings, rng: random.Random | None = None) -> float:
+    """Steady at target: a jittered resync that catches drift without spending the ARM budget."""
+    return _jitter(settings.poll_slow_seconds, settings, rng)
+
+
+def quota_recheck(settings: Settings) -> float:
+    """Stalled on quota: retry on a slow timer so a raised quota heals the object unattended."""
+    return settings.quota_recheck_seconds
+
+
+def backoff(attempt: int, settings: Settings, rng: random.Random | None = None) -> float:
+    """``base * 2**attempt`` capped at ``retry_max_seconds``, plus jitter (attempt counts from 0)."""
+    exponent = min(max(attempt, 0), 30)
+    delay = min(settings.retry_max_seconds, settings.retry_base_seconds * (2**exponent))
+    return min(settings.retry_max_seconds * (1 + settings.jitter_fraction), _jitter(delay, settings, rng))
+
+
+def after_error(
+    error: Classification, attempt: int, settings: Settings, rng: random.Random | None = None
+) -> float | None:
+    """Delay before retrying a failed call, or None when retrying without a human is pointless.
+
+    Throttling waits at least what the server asked for; other transient errors back off.
+    Terminal errors (and forbidden, which needs a role assignment) re-check on the slow timer.
+    """
+    computed = backoff(attempt, settings, rng)
+    if error.category is Category.THROTTLED:
+        return max(error.retry_after or 0.0, computed)
+    if error.category is Category.RETRIABLE:
+        return max(error.retry_after or 0.0, computed)
+    if error.category in (Category.FORBIDDEN, Category.TERMINAL):
+        return slow(settings, rng)
+    return None
+
+
+def until(remaining: float, settings: Settings) -> float:
+    """Wait for a known deadline, but never less than one second nor more than the slow interval."""
+    return min(max(remaining, 1.0), settings.poll_slow_seconds)

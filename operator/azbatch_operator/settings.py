@@ -1,0 +1,102 @@
+"""Operator knobs, read once from ``AZBATCH_*`` environment variables (documented in docs/operations.md).
+
+Values are validated at start-up so a typo fails loudly instead of surfacing as odd timing later.
+Everything the pure planners need (limits, polling, retry timing) comes from here, never from constants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """An ``AZBATCH_*`` variable has an invalid value; the message names the variable and the value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    default_subscription_id: str | None = None
+    #: Seed S7: custom-image pools share these node limits across every pool using one image.
+    image_max_dedicated_nodes: int = 2500
+    image_max_low_priority_nodes: int = 1000
+    #: Requeue while something changes (resizing, long-running operation in flight).
+    poll_fast_seconds: float = 15.0
+    #: Requeue when Steady at target: keeps steady-state ARM reads far below the subscription budget.
+    poll_slow_seconds: float = 600.0
+    #: How often a QuotaExceeded pool retries its resize, so raising the quota heals it unattended.
+    quota_recheck_seconds: float = 300.0
+    #: Exponential backoff for transient Azure errors: base * 2**attempt, capped, with jitter.
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 300.0
+    #: Fraction of random spread added to slow resyncs and backoffs, so objects do not poll in lockstep.
+    jitter_fraction: float = 0.1
+    #: After sending a create, how long a 404 on GET is read as ARM lag rather than a lost request.
+    create_grace_seconds: float = 120.0
+    #: Concurrent reconciles (kopf worker limit).
+    max_workers: int = 20
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``AZBATCH_*`` (and ``AZURE_SUBSCRIPTION_ID``); unset variables keep their defaults."""
+        env = os.environ if env is None else env
+        defaults = cls()
+        values: dict[str, Any] = {"default_subscription_id": env.get("AZURE_SUBSCRIPTION_ID") or None}
+        for field in dataclasses.fields(cls):
+            if field.name == "default_subscription_id":
+                continue
+            var = "AZBATCH_" + field.name.upper()
+            raw = env.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            default = getattr(defaults, field.name)
+            values[field.name] = _parse(var, raw, int if isinstance(default, int) else float)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Cross-field rules; raises :class:`SettingsError` naming the variables involved."""
+        positive = (
+            "image_max_dedicated_nodes",
+            "image_max_low_priority_nodes",
+            "poll_fast_seconds",
+            "poll_slow_seconds",
+            "quota_recheck_seconds",
+            "retry_base_seconds",
+            "retry_max_seconds",
+            "max_workers",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"AZBATCH_{name.upper()} must be > 0, got {getattr(self, name)}")
+        if self.create_grace_seconds < 0:
+            raise SettingsError(f"AZBATCH_CREATE_GRACE_SECONDS must be >= 0, got {self.create_grace_seconds}")
+        if not 0 <= self.jitter_fraction < 1:
+            raise SettingsError(f"AZBATCH_JITTER_FRACTION must be in [0, 1), got {self.jitter_fraction}")
+        if self.poll_fast_seconds > self.poll_slow_seconds:
+            raise SettingsError(
+                f"AZBATCH_POLL_FAST_SECONDS ({self.poll_fast_seconds}) must not exceed "
+                f"AZBATCH_POLL_SLOW_SECONDS ({self.poll_slow_seconds})"
+            )
+        if self.retry_base_seconds > self.retry_max_seconds:
+            raise SettingsError(
+                f"AZBATCH_RETRY_BASE_SECONDS ({self.retry_base_seconds}) must not exceed "
+                f"AZBATCH_RETRY_MAX_SECONDS ({self.retry_max_seconds})"
+            )
+
+
+def _parse(var: str, raw: str, kind: Callable[[str], T]) -> T:
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        expected = "an integer" if kind is int else "a number"
+        raise SettingsError(f"{var} must be {expected}, got {raw!r}") from None
+    if isinstance(value, float) and value != value:  # NaN
+        raise SettingsError(f"{var} must be a number, got {raw!r}")
+    return value
