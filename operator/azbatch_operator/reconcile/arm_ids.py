@@ -44,7 +44,9 @@ class ResourceId:
         """The enclosing resource (for a child), or None for a top-level resource or scope."""
         if len(self.types) < 2:
             return None
-        return ResourceId(self.subscription, self.resource_group, self.namespace, self.types[:-1], self.names[:-1])
+        return ResourceId(
+            self.subscription, self.resource_group, self.namespace, self.types[:-1], self.names[:-1]
+        )
 
     def child(self, type_: str, name: str) -> ResourceId:
         return ResourceId(

@@ -73,7 +73,9 @@ def parse_rfc3339(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def condition(type_: str, status: bool | None, reason: str, message: str, gen: int, now: datetime) -> Condition:
+def condition(
+    type_: str, status: bool | None, reason: str, message: str, gen: int, now: datetime
+) -> Condition:
     """One condition; ``status`` True/False/None maps to "True"/"False"/"Unknown"."""
     text = "Unknown" if status is None else ("True" if status else "False")
     return Condition(

@@ -47,17 +47,15 @@ def _digest(text: str, length: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def _fit(candidate: str, max_len: int, allowed: str, fallback_seed: str) -> str:
-    """Replace disallowed chars, trim edges, hash-truncate when too long."""
-    text = re.sub(f"[^{allowed}]", "-", candidate)
-    text = re.sub(r"-{2,}", "-", text).strip("-._")
-    if not text:
-        text = "azb"
-    if len(text) > max_len or text != candidate:
-        suffix = _digest(candidate if candidate else fallback_seed)
-        keep = max_len - len(suffix) - 1
-        text = f"{text[:keep].rstrip('-._')}-{suffix}" if len(text) > max_len else text
-    return text
+def _fit(candidate: str, max_len: int, allowed: str) -> str:
+    """Replace runs of disallowed chars by "-", trim the edges; when that changed anything or the
+    result is too long, append a hash of the original so distinct inputs keep distinct names."""
+    text = re.sub(f"[^{allowed}]+", "-", candidate).strip("-._")
+    if text == candidate and len(text) <= max_len:
+        return text
+    suffix = _digest(candidate)
+    head = text[: max_len - len(suffix) - 1].rstrip("-._")
+    return f"{head}-{suffix}" if head else suffix
 
 
 def is_valid_compute_name(name: str) -> bool:
@@ -81,7 +79,7 @@ def compute_name(candidate: str) -> str:
     """A valid snapshot/image name for ``candidate`` (unchanged when it is already valid)."""
     if is_valid_compute_name(candidate):
         return candidate
-    return _fit(candidate, COMPUTE_NAME_MAX, "A-Za-z0-9_.-", candidate)
+    return _fit(candidate, COMPUTE_NAME_MAX, "A-Za-z0-9_.-")
 
 
 def snapshot_name(meta: ObjectMeta, lun: int | None) -> str:
@@ -106,7 +104,7 @@ def pool_name(spec_pool_name: str | None, metadata_name: str) -> str:
         return spec_pool_name
     if is_valid_pool_name(metadata_name):
         return metadata_name
-    return _fit(metadata_name, POOL_NAME_MAX, "A-Za-z0-9_-", metadata_name)
+    return _fit(metadata_name, POOL_NAME_MAX, "A-Za-z0-9_-")
 
 
 def owner_tags(meta: ObjectMeta) -> dict[str, str]:

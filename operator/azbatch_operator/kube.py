@@ -1,0 +1,104 @@
+"""The one Kubernetes write the operator makes outside kopf: merge-patching `status`.
+
+Reconcilers run as kopf daemons (one long-lived task per object, sleeping between Azure polls),
+and kopf applies a daemon's `patch` only when the daemon function returns. So status is written
+here, with the same credentials kopf logged in with (`kopf.login_with_*`, public API).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import kopf
+
+logger = logging.getLogger(__name__)
+
+GROUP, VERSION = "azbatch.io", "v1alpha1"
+
+
+class ObjectGone(Exception):
+    """The object was deleted while we were working on it: nothing left to report to."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    server: str
+    headers: dict[str, str]
+    ssl_context: ssl.SSLContext | bool
+
+
+def _as_bytes(data: str | bytes) -> bytes:
+    return data.encode() if isinstance(data, str) else data
+
+
+def connection_from(info: Any) -> Connection:
+    """Build TLS material from a kopf ConnectionInfo (paths or inline data)."""
+    context: ssl.SSLContext | bool
+    if info.insecure:
+        context = False
+    else:
+        context = ssl.create_default_context()
+        if info.ca_path:
+            context.load_verify_locations(cafile=str(info.ca_path))
+        elif info.ca_data:
+            context.load_verify_locations(cadata=_as_bytes(info.ca_data).decode())
+        cert, key = info.certificate_path, info.private_key_path
+        if info.certificate_data and info.private_key_data:
+            # ssl only loads client certificates from files: keep them in a private temp dir.
+            folder = Path(tempfile.mkdtemp(prefix="azbatch-kube-"))
+            cert, key = folder / "client.crt", folder / "client.key"
+            cert.write_bytes(_as_bytes(info.certificate_data))
+            key.touch(mode=0o600)
+            key.write_bytes(_as_bytes(info.private_key_data))
+        if cert and key:
+            context.load_cert_chain(str(cert), str(key))
+    headers = {"Content-Type": "application/merge-patch+json"}
+    if info.token:
+        headers["Authorization"] = f"{info.scheme or 'Bearer'} {info.token}"
+    return Connection(info.server.rstrip("/"), headers, context)
+
+
+class StatusWriter:
+    """Merge-patches the status subresource of our custom resources."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def login(cls, settings: kopf.OperatorSettings) -> StatusWriter:
+        info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
+            settings=settings
+        )
+        if info is None:
+            raise kopf.PermanentError("no Kubernetes credentials: neither in-cluster nor a kubeconfig")
+        return cls(connection_from(info))
+
+    async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self._connection.ssl_context, limit=20)
+            )
+        url = (
+            f"{self._connection.server}/apis/{GROUP}/{VERSION}/namespaces/{namespace}"
+            f"/{plural}/{name}/status"
+        )
+        body = json.dumps({"status": status})
+        async with self._session.patch(url, data=body, headers=self._connection.headers) as resp:
+            if resp.status == 404:
+                raise ObjectGone(f"{plural}/{namespace}/{name}")
+            if resp.status >= 400:
+                text = await resp.text()
+                raise kopf.TemporaryError(f"status patch of {namespace}/{name} failed: {resp.status} {text}")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

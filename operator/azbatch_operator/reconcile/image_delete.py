@@ -1,0 +1,102 @@
+"""ManagedImage deletion (finalizer): wait for users, then remove what the operator created.
+
+Contract::
+
+    plan = plan_image_delete(meta, spec, status, observed, used_by, now, settings)
+
+``used_by`` lists ``namespace/name`` of BatchPools that reference the image (seed S9: the image
+must exist for each pool's whole life); while non-empty, nothing is deleted.  With
+``deletionPolicy: Orphan`` the finalizer is released at once.  With ``Delete``: the gallery version,
+then the managed image, then the operator's snapshots, one at a time, each confirmed gone (GET 404)
+before the next.  Only resources tagged with this object's uid are deleted; the gallery image
+definition is left in place (other versions may live in it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from azbatch_operator.api.managed_image import ManagedImageSpec
+from azbatch_operator.reconcile import arm_ids, conditions, lro, names, polling
+from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.plan import DeleteResource, Plan, Release, Wait, stall_plan
+from azbatch_operator.settings import Settings
+
+
+@dataclass(frozen=True)
+class ObservedForDelete:
+    """GET results (None = 404) for the ids in ``status`` (and the derived names, after a crash)."""
+
+    gallery_version: Mapping[str, Any] | None = None
+    image: Mapping[str, Any] | None = None
+    #: lower-cased snapshot id -> ARM dict or None.
+    snapshots: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+
+
+def plan_image_delete(
+    meta: names.ObjectMeta,
+    spec: ManagedImageSpec,
+    status: Mapping[str, Any],
+    observed: ObservedForDelete,
+    used_by: Sequence[str],
+    now: datetime,
+    settings: Settings,
+) -> Plan:
+    gen = meta.generation
+    if used_by:
+        pools = ", ".join(sorted(used_by))
+        return stall_plan(
+            gen,
+            now,
+            Reason.IMAGE_IN_USE,
+            f"deletion is waiting: BatchPool(s) {pools} still use this image, and Azure Batch needs the "
+            "image for a pool's whole life (resizes fail with AllocationFailed without it); delete or "
+            "repoint those pools first",
+            requeue_after=polling.slow(settings),
+        )
+    if spec.deletion_policy == "Orphan":
+        return Plan(
+            Release("deletionPolicy Orphan: Azure resources are left in place"),
+            tuple(conditions.deleting(gen, now, "releasing; Azure resources are kept (Orphan)")),
+            {"observedGeneration": gen},
+        )
+
+    steps: list[tuple[str, Mapping[str, Any] | None, str]] = []
+    if observed.gallery_version is not None:
+        steps.append((arm_ids.GALLERY_IMAGE_VERSION, observed.gallery_version, "gallery image version"))
+    if observed.image is not None:
+        steps.append((arm_ids.MANAGED_IMAGE, observed.image, "managed image"))
+    for snap in sorted(
+        (s for s in observed.snapshots.values() if s is not None), key=lambda s: str(s.get("id", ""))
+    ):
+        steps.append((arm_ids.SNAPSHOT, snap, "snapshot"))
+
+    for kind, resource, label in steps:
+        if not names.is_owned(resource.get("tags"), meta):
+            continue  # not created by this object (user-supplied snapshot, foreign image): leave it
+        resource_id = str(resource.get("id") or "")
+        if lro.state_of(resource) is lro.State.DELETING or lro.recently_started(
+            lro.operations(status), resource_id, now, settings.create_grace_seconds
+        ):
+            message = f"waiting for {label} {resource_id} to be deleted"
+            return Plan(
+                Wait(polling.fast(settings), Reason.DELETING),
+                tuple(conditions.deleting(gen, now, message)),
+                {"observedGeneration": gen},
+                polling.fast(settings),
+            )
+        op = lro.Operation("DeleteResource", resource_id, now)
+        return Plan(
+            DeleteResource(resource_id, kind),
+            tuple(conditions.deleting(gen, now, f"deleting {label} {resource_id}")),
+            {"observedGeneration": gen, "operations": [op.to_status()]},
+            polling.fast(settings),
+        )
+    return Plan(
+        Release("all Azure resources created for this image are deleted"),
+        tuple(conditions.deleting(gen, now, "Azure resources deleted; releasing")),
+        {"observedGeneration": gen, "operations": []},
+    )

@@ -1,0 +1,103 @@
+"""Aggregate node limits per custom image (seed S7) and the shared-image warning (seed S5).
+
+Batch limits custom-image pools to ``max_dedicated`` dedicated and ``max_low_priority`` low-priority
+nodes counted across every pool that uses the same image.  "The same image" is the resolved image
+id compared case-insensitively, with a gallery version and the managed image it was built from
+(and that image's snapshot, when known) folded into one key through ``sources``.
+
+Contract::
+
+    key = image_key(image_id, sources)          # sources: {id: id it was built from}
+    verdict = check_image_limits("ns/name", key, dedicated, low, all_usages, max_ded, max_low)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    """One BatchPool's claim on an image: its targets (what it will grow to, not what it has)."""
+
+    pool: str
+    image_key: str
+    dedicated: int
+    low_priority: int
+
+
+@dataclass(frozen=True)
+class ImageLimitVerdict:
+    fits: bool
+    image_key: str
+    #: Every pool (``namespace/name``) counted against this image, sorted, including this one.
+    pools: tuple[str, ...]
+    dedicated_sum: int
+    low_priority_sum: int
+    max_dedicated: int
+    max_low_priority: int
+    message: str
+
+    @property
+    def shared(self) -> bool:
+        """Seed S5: the Batch documentation advises one image per pool."""
+        return len(self.pools) > 1
+
+    def shared_message(self) -> str:
+        return (
+            f"image {self.image_key} is shared by pools {', '.join(self.pools)}; Azure Batch advises one "
+            "unique image per pool, and the custom-image node limits are counted across all of them"
+        )
+
+
+def image_key(image_id: str, sources: Mapping[str, str] | None = None) -> str:
+    """Lower-cased id of the root image: follows ``sources`` (gallery version -> managed image ->
+    snapshot) so pools on any of them count against one limit.  Cycles are cut."""
+    lowered = {k.lower(): v.lower() for k, v in (sources or {}).items()}
+    key = image_id.lower()
+    seen = {key}
+    while key in lowered and lowered[key] not in seen:
+        key = lowered[key]
+        seen.add(key)
+    return key
+
+
+def check_image_limits(
+    pool: str,
+    key: str,
+    dedicated: int,
+    low_priority: int,
+    usages: Iterable[PoolUsage],
+    max_dedicated: int,
+    max_low_priority: int,
+) -> ImageLimitVerdict:
+    """Would ``pool`` at these targets keep its image within the limits?  ``usages`` may or may not
+    include ``pool`` itself (its old entry is replaced); order does not matter."""
+    claims: dict[str, tuple[int, int]] = {}
+    for usage in usages:
+        if usage.image_key.lower() == key.lower() and usage.pool != pool:
+            claims[usage.pool] = (usage.dedicated, usage.low_priority)
+    claims[pool] = (dedicated, low_priority)
+    pools = tuple(sorted(claims))
+    ded = sum(d for d, _ in claims.values())
+    low = sum(lp for _, lp in claims.values())
+    fits = ded <= max_dedicated and low <= max_low_priority
+    detail = ", ".join(f"{p} ({claims[p][0]} dedicated, {claims[p][1]} low-priority)" for p in pools)
+    if fits:
+        message = (
+            f"image {key}: {ded}/{max_dedicated} dedicated and {low}/{max_low_priority} low-priority nodes "
+            f"across {detail}"
+        )
+    else:
+        over = []
+        if ded > max_dedicated:
+            over.append(f"{ded} dedicated nodes exceed the limit of {max_dedicated}")
+        if low > max_low_priority:
+            over.append(f"{low} low-priority nodes exceed the limit of {max_low_priority}")
+        message = (
+            f"custom image {key} would serve {' and '.join(over)} (pools: {detail}); Azure Batch counts "
+            "custom-image nodes across all pools using the same image — lower the targets, or give "
+            "this pool its own image"
+        )
+    return ImageLimitVerdict(fits, key.lower(), pools, ded, low, max_dedicated, max_low_priority, message)
