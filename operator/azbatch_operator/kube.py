@@ -87,8 +87,7 @@ class StatusWriter:
                 connector=aiohttp.TCPConnector(ssl=self._connection.ssl_context, limit=20)
             )
         url = (
-            f"{self._connection.server}/apis/{GROUP}/{VERSION}/namespaces/{namespace}"
-            f"/{plural}/{name}/status"
+            f"{self._connection.server}/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}/{name}/status"
         )
         body = json.dumps({"status": status})
         async with self._session.patch(url, data=body, headers=self._connection.headers) as resp:

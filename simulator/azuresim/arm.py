@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from azuresim.auth import Caller, Entra, TokenIssuer, authorize, bad_auth_scheme, missing_auth
-from azuresim.errors import JSON, ArmError, json_response
+from azuresim.errors import JSON, OPERATION_KEY, PRINCIPAL_KEY, RATELIMIT_KEY, ArmError, json_response
 from azuresim.throttle import Throttler
 from azuresim.world import Operation, World
 
@@ -21,19 +21,46 @@ from azuresim.world import Operation, World
 # (azure-mgmt-compute 39: 2026-04-01 / 2026-03-02 / 2026-03-03; azure-mgmt-batch 19: 2025-06-01).
 API_VERSIONS: dict[str, tuple[str, ...]] = {
     "compute": (
-        "2022-03-01", "2022-08-01", "2022-11-01", "2023-03-01", "2023-07-01", "2023-09-01",
-        "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01", "2025-11-01", "2026-04-01",
-    ),  # fmt: skip
+        "2022-03-01",
+        "2022-08-01",
+        "2022-11-01",
+        "2023-03-01",
+        "2023-07-01",
+        "2023-09-01",
+        "2024-03-01",
+        "2024-07-01",
+        "2024-11-01",
+        "2025-04-01",
+        "2025-11-01",
+        "2026-04-01",
+    ),
     "disk": (
-        "2022-03-02", "2022-07-02", "2023-01-02", "2023-04-02", "2023-10-02", "2024-03-02",
-        "2025-01-02", "2025-10-02", "2026-03-02",
-    ),  # fmt: skip
+        "2022-03-02",
+        "2022-07-02",
+        "2023-01-02",
+        "2023-04-02",
+        "2023-10-02",
+        "2024-03-02",
+        "2025-01-02",
+        "2025-10-02",
+        "2026-03-02",
+    ),
     "gallery": (
-        "2022-03-03", "2022-08-03", "2023-07-03", "2024-03-03", "2025-03-03", "2026-03-03",
-    ),  # fmt: skip
+        "2022-03-03",
+        "2022-08-03",
+        "2023-07-03",
+        "2024-03-03",
+        "2025-03-03",
+        "2026-03-03",
+    ),
     "batch": (
-        "2022-10-01", "2023-05-01", "2023-11-01", "2024-02-01", "2024-07-01", "2025-06-01",
-    ),  # fmt: skip
+        "2022-10-01",
+        "2023-05-01",
+        "2023-11-01",
+        "2024-02-01",
+        "2024-07-01",
+        "2025-06-01",
+    ),
 }
 API_VERSIONS["compute-ops"] = API_VERSIONS["compute"] + API_VERSIONS["disk"] + API_VERSIONS["gallery"]
 _API_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
@@ -182,9 +209,9 @@ class Arm:
         path = request.path
         method = request.method
         route, params, known = self.match(method, path)
-        request["operation"] = route.operation if route else "Unknown"
+        request[OPERATION_KEY] = route.operation if route else "Unknown"
         caller = self.authenticate(request)
-        request["principal"] = caller.client_id
+        request[PRINCIPAL_KEY] = caller.client_id
         sub_id = params.get("sub") or _sub_of(path)
         sub = self.world.subscription(sub_id) if sub_id else None
         if sub_id and sub is None:
@@ -204,7 +231,7 @@ class Arm:
             self.world.cfg("throttling"), sub_id or "-", caller.client_id, bucket
         )
         header_name = f"x-ms-ratelimit-remaining-subscription-{bucket}"
-        request["ratelimit"] = (header_name, str(remaining))
+        request[RATELIMIT_KEY] = (header_name, str(remaining))
         if not ok:
             noun = {"reads": "read", "writes": "write", "deletes": "delete"}[bucket]
             raise ArmError(
@@ -225,7 +252,9 @@ class Arm:
         if route is None:
             if known:
                 raise ArmError(
-                    405, "MethodNotAllowed", f"The requested resource does not support http method '{method}'."
+                    405,
+                    "MethodNotAllowed",
+                    f"The requested resource does not support http method '{method}'.",
                 )
             raise ArmError(
                 404,
@@ -241,10 +270,16 @@ class Arm:
             )
         if route.rbac:
             segments = path.rstrip("/").split("/")
-            scope = "/".join(segments[: len(segments) - route.scope_strip]) if route.scope_strip else path.rstrip("/")
+            scope = (
+                "/".join(segments[: len(segments) - route.scope_strip])
+                if route.scope_strip
+                else path.rstrip("/")
+            )
             authorize(self.world, caller, sub_id or "", scope, route.verb, route.action)
         if "rg" in params and self.world.resource_group(params["sub"], params["rg"]) is None:
-            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{params['rg']}' could not be found.")
+            raise ArmError(
+                404, "ResourceGroupNotFound", f"Resource group '{params['rg']}' could not be found."
+            )
         ctx = Ctx(request, self.world, params, caller, api_version, route, self.base_url)
         response = await route.handler(ctx)
         for k, v in ctx.extra_headers.items():

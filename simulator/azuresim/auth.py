@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from azuresim.errors import JSON, ArmError, json_response
+from azuresim.errors import JSON, PRINCIPAL_KEY, ArmError, json_response
 from azuresim.world import Principal, World
 
 ARM_AUDIENCES = (
@@ -67,7 +67,11 @@ class TokenIssuer:
         nums = self._key.public_key().public_numbers()
         n = nums.n.to_bytes((nums.n.bit_length() + 7) // 8, "big")
         e = nums.e.to_bytes((nums.e.bit_length() + 7) // 8, "big")
-        return {"keys": [{"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": b64url(n), "e": b64url(e)}]}
+        return {
+            "keys": [
+                {"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": b64url(n), "e": b64url(e)}
+            ]
+        }
 
     def issue(self, principal: Principal, audience: str) -> str:
         now = int(time.time())
@@ -231,7 +235,11 @@ class Entra:
         return json_response(
             {
                 "token_endpoint": f"{base}/{tenant}/oauth2/v2.0/token",
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "client_secret_basic",
+                ],
                 "jwks_uri": f"{base}/{tenant}/discovery/v2.0/keys",
                 "response_modes_supported": ["query", "fragment", "form_post"],
                 "subject_types_supported": ["pairwise"],
@@ -274,9 +282,13 @@ class Entra:
             )
         if grant != "client_credentials":
             return _entra_error(
-                400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'."
+                400,
+                "unsupported_grant_type",
+                70003,
+                f"The app requested an unsupported grant type '{grant}'.",
             )
         client_id = data.get("client_id", "").lower()
+        request[PRINCIPAL_KEY] = client_id
         if not client_id and request.headers.get("Authorization", "").startswith("Basic "):
             try:
                 raw = base64.b64decode(request.headers["Authorization"][6:]).decode()
@@ -357,7 +369,10 @@ class Entra:
     def _check_assertion(self, principal: Principal, data: dict[str, str]) -> web.Response | None:
         if data.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
             return _entra_error(
-                400, "invalid_request", 50027, "Invalid JWT token. The client_assertion_type is not supported."
+                400,
+                "invalid_request",
+                50027,
+                "Invalid JWT token. The client_assertion_type is not supported.",
             )
         try:
             _, claims, _, _ = decode_unverified(data["client_assertion"])

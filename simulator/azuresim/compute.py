@@ -54,23 +54,50 @@ def seed_resource_group(world: World, rg: ResourceGroup, doc: JSON) -> None:
         }
         if props["osType"] is None:
             del props["osType"]
-        world.put(Resource(snap_id, T_SNAP, s["name"], region(s.get("location") or loc), props,
-                           tags=dict(s.get("tags") or {}), extra={"sku": {"name": "Standard_LRS", "tier": "Standard"}}))
+        world.put(
+            Resource(
+                snap_id,
+                T_SNAP,
+                s["name"],
+                region(s.get("location") or loc),
+                props,
+                tags=dict(s.get("tags") or {}),
+                extra={"sku": {"name": "Standard_LRS", "tier": "Standard"}},
+            )
+        )
     for img in doc.get("images") or []:
         image_id = rid(sub, name, "images", img["name"])
-        os_disk: JSON = {"osType": img.get("osType", "Linux"), "osState": img.get("osState", "Generalized"),
-                         "caching": "ReadWrite", "storageAccountType": "Standard_LRS",
-                         "diskSizeGB": int(img.get("sizeGB", 64))}
+        os_disk: JSON = {
+            "osType": img.get("osType", "Linux"),
+            "osState": img.get("osState", "Generalized"),
+            "caching": "ReadWrite",
+            "storageAccountType": "Standard_LRS",
+            "diskSizeGB": int(img.get("sizeGB", 64)),
+        }
         if img.get("snapshot"):
             os_disk["snapshot"] = {"id": img["snapshot"]}
-        world.put(Resource(image_id, T_IMAGE, img["name"], region(img.get("location") or loc), {
-            "storageProfile": {"osDisk": os_disk, "dataDisks": [], "zoneResilient": False},
-            "provisioningState": "Succeeded", "hyperVGeneration": img.get("hyperVGeneration", "V1")}))
+        world.put(
+            Resource(
+                image_id,
+                T_IMAGE,
+                img["name"],
+                region(img.get("location") or loc),
+                {
+                    "storageProfile": {"osDisk": os_disk, "dataDisks": [], "zoneResilient": False},
+                    "provisioningState": "Succeeded",
+                    "hyperVGeneration": img.get("hyperVGeneration", "V1"),
+                },
+            )
+        )
     for g in doc.get("galleries") or []:
         gid = rid(sub, name, "galleries", g["name"])
         gloc = region(g.get("location") or loc)
         if not world.exists(gid):
-            world.put(Resource(gid, T_GALLERY, g["name"], gloc, _gallery_props(sub, g["name"], g.get("description"))))
+            world.put(
+                Resource(
+                    gid, T_GALLERY, g["name"], gloc, _gallery_props(sub, g["name"], g.get("description"))
+                )
+            )
         for d in g.get("images") or []:
             did = f"{gid}/images/{d['name']}"
             world.put(Resource(did, T_GIMAGE, d["name"], gloc, _definition_props(d)))
@@ -79,10 +106,19 @@ def seed_resource_group(world: World, rg: ResourceGroup, doc: JSON) -> None:
                 regions = v.get("targetRegions") or [gloc]
                 props = {
                     "publishingProfile": {
-                        "targetRegions": [{"name": region(r), "regionalReplicaCount": 1,
-                                           "storageAccountType": "Standard_LRS"} for r in regions],
-                        "replicaCount": 1, "excludeFromLatest": False, "publishedDate": now,
-                        "storageAccountType": "Standard_LRS"},
+                        "targetRegions": [
+                            {
+                                "name": region(r),
+                                "regionalReplicaCount": 1,
+                                "storageAccountType": "Standard_LRS",
+                            }
+                            for r in regions
+                        ],
+                        "replicaCount": 1,
+                        "excludeFromLatest": False,
+                        "publishedDate": now,
+                        "storageAccountType": "Standard_LRS",
+                    },
                     "storageProfile": {"source": {"id": v.get("source", "")}},
                     "provisioningState": "Succeeded",
                 }
@@ -91,8 +127,17 @@ def seed_resource_group(world: World, rg: ResourceGroup, doc: JSON) -> None:
                 world.put(res)
 
 
-def _seed_disk(world: World, sub: str, rg: str, loc: str, d: JSON, managed_by: str | None, now: str,
-               os_type: str | None = None, encrypted: bool = False) -> str:
+def _seed_disk(
+    world: World,
+    sub: str,
+    rg: str,
+    loc: str,
+    d: JSON,
+    managed_by: str | None,
+    now: str,
+    os_type: str | None = None,
+    encrypted: bool = False,
+) -> str:
     disk_id = rid(sub, rg, "disks", d["name"])
     props: JSON = {
         "hyperVGeneration": d.get("hyperVGeneration", "V1"),
@@ -108,8 +153,11 @@ def _seed_disk(world: World, sub: str, rg: str, loc: str, d: JSON, managed_by: s
     if os_type or d.get("osType"):
         props["osType"] = os_type or d.get("osType")
     if encrypted or d.get("encrypted"):
-        props["encryptionSettingsCollection"] = {"enabled": True, "encryptionSettingsVersion": "1.1",
-                                                 "encryptionSettings": []}
+        props["encryptionSettingsCollection"] = {
+            "enabled": True,
+            "encryptionSettingsVersion": "1.1",
+            "encryptionSettings": [],
+        }
     extra: JSON = {"sku": {"name": d.get("sku", "Premium_LRS"), "tier": "Premium"}}
     if managed_by:
         extra["managedBy"] = managed_by
@@ -123,35 +171,66 @@ def _seed_vm(world: World, sub: str, rg: str, loc: str, vm: JSON, now: str) -> N
     osd.setdefault("name", f"{vm['name']}-os")
     os_type = osd.get("osType", "Linux")
     encrypted = bool(osd.get("encrypted", False))
-    os_disk: JSON = {"osType": os_type, "name": osd["name"], "createOption": "FromImage", "caching": "ReadWrite",
-                     "deleteOption": "Detach", "diskSizeGB": int(osd.get("sizeGB", 64))}
+    os_disk: JSON = {
+        "osType": os_type,
+        "name": osd["name"],
+        "createOption": "FromImage",
+        "caching": "ReadWrite",
+        "deleteOption": "Detach",
+        "diskSizeGB": int(osd.get("sizeGB", 64)),
+    }
     if osd.get("managed", True):
         disk_id = _seed_disk(world, sub, rg, loc, osd, vm_id, now, os_type=os_type, encrypted=encrypted)
         os_disk["managedDisk"] = {"id": disk_id, "storageAccountType": osd.get("sku", "Premium_LRS")}
     else:
-        os_disk["vhd"] = {"uri": f"https://{vm['name'].lower()}stor.blob.core.windows.net/vhds/{osd['name']}.vhd"}
+        os_disk["vhd"] = {
+            "uri": f"https://{vm['name'].lower()}stor.blob.core.windows.net/vhds/{osd['name']}.vhd"
+        }
     if encrypted:
         os_disk["encryptionSettings"] = {"enabled": True}
     data_disks = []
     for dd in vm.get("dataDisks") or []:
-        entry: JSON = {"lun": int(dd.get("lun", len(data_disks))), "name": dd["name"], "createOption": "Empty",
-                       "caching": "None", "diskSizeGB": int(dd.get("sizeGB", 128)), "toBeDetached": False}
+        entry: JSON = {
+            "lun": int(dd.get("lun", len(data_disks))),
+            "name": dd["name"],
+            "createOption": "Empty",
+            "caching": "None",
+            "diskSizeGB": int(dd.get("sizeGB", 128)),
+            "toBeDetached": False,
+        }
         if dd.get("managed", True):
-            entry["managedDisk"] = {"id": _seed_disk(world, sub, rg, loc, dd, vm_id, now),
-                                    "storageAccountType": dd.get("sku", "Premium_LRS")}
+            entry["managedDisk"] = {
+                "id": _seed_disk(world, sub, rg, loc, dd, vm_id, now),
+                "storageAccountType": dd.get("sku", "Premium_LRS"),
+            }
         else:
-            entry["vhd"] = {"uri": f"https://{vm['name'].lower()}stor.blob.core.windows.net/vhds/{dd['name']}.vhd"}
+            entry["vhd"] = {
+                "uri": f"https://{vm['name'].lower()}stor.blob.core.windows.net/vhds/{dd['name']}.vhd"
+            }
         data_disks.append(entry)
-    image_ref = vm.get("imageReference") or {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy",
-                                             "sku": "22_04-lts-gen2", "version": "latest"}
+    image_ref = vm.get("imageReference") or {
+        "publisher": "Canonical",
+        "offer": "0001-com-ubuntu-server-jammy",
+        "sku": "22_04-lts-gen2",
+        "version": "latest",
+    }
     props: JSON = {
         "vmId": stable_uuid(vm_id.lower()),
         "hardwareProfile": {"vmSize": vm.get("vmSize", "Standard_D2s_v5")},
         "storageProfile": {"imageReference": image_ref, "osDisk": os_disk, "dataDisks": data_disks},
-        "osProfile": {"computerName": vm["name"], "adminUsername": "azureuser",
-                      "linuxConfiguration": {"disablePasswordAuthentication": True}},
-        "networkProfile": {"networkInterfaces": [{"id": f"/subscriptions/{sub}/resourceGroups/{rg}/providers/"
-                                                       f"Microsoft.Network/networkInterfaces/{vm['name']}-nic"}]},
+        "osProfile": {
+            "computerName": vm["name"],
+            "adminUsername": "azureuser",
+            "linuxConfiguration": {"disablePasswordAuthentication": True},
+        },
+        "networkProfile": {
+            "networkInterfaces": [
+                {
+                    "id": f"/subscriptions/{sub}/resourceGroups/{rg}/providers/"
+                    f"Microsoft.Network/networkInterfaces/{vm['name']}-nic"
+                }
+            ]
+        },
         "provisioningState": "Succeeded",
         "timeCreated": now,
     }
@@ -163,14 +242,34 @@ def _seed_vm(world: World, sub: str, rg: str, loc: str, vm: JSON, now: str) -> N
     exts = []
     for e in vm.get("extensions") or []:
         ename = e if isinstance(e, str) else e["name"]
-        exts.append({
-            "id": f"{vm_id}/extensions/{ename}", "name": ename, "type": "Microsoft.Compute/virtualMachines/extensions",
-            "location": loc, "properties": {"autoUpgradeMinorVersion": True, "provisioningState": "Succeeded",
-                                            "publisher": "Microsoft.Azure.Extensions", "type": ename,
-                                            "typeHandlerVersion": "2.1"}})
+        exts.append(
+            {
+                "id": f"{vm_id}/extensions/{ename}",
+                "name": ename,
+                "type": "Microsoft.Compute/virtualMachines/extensions",
+                "location": loc,
+                "properties": {
+                    "autoUpgradeMinorVersion": True,
+                    "provisioningState": "Succeeded",
+                    "publisher": "Microsoft.Azure.Extensions",
+                    "type": ename,
+                    "typeHandlerVersion": "2.1",
+                },
+            }
+        )
     if exts:
         extra["resources"] = exts
-    world.put(Resource(vm_id, T_VM, vm["name"], region(vm.get("location") or loc), props, tags=dict(vm.get("tags") or {}), extra=extra))
+    world.put(
+        Resource(
+            vm_id,
+            T_VM,
+            vm["name"],
+            region(vm.get("location") or loc),
+            props,
+            tags=dict(vm.get("tags") or {}),
+            extra=extra,
+        )
+    )
 
 
 def _gallery_props(sub: str, name: str, description: str | None = None) -> JSON:
@@ -228,7 +327,9 @@ def _begin_delete(ctx: Ctx, res: Resource, seconds: float, kind: str) -> web.Res
         op = ctx.world.operations[res.state["delete_op"]]
     else:
         res.properties["provisioningState"] = "Deleting"
-        op = ctx.world.start_operation(res.id, "delete", seconds, res.location, "Microsoft.Compute", _delete_done)
+        op = ctx.world.start_operation(
+            res.id, "delete", seconds, res.location, "Microsoft.Compute", _delete_done
+        )
         res.state["delete_op"] = op.id
     return web.Response(status=202, headers=ctx.compute_lro_headers(op, kind))
 
@@ -254,9 +355,16 @@ async def vms_get(ctx: Ctx) -> web.StreamResponse:
     body = _view(ctx, _get_or_404(ctx, rid(p["sub"], p["rg"], "virtualMachines", p["name"]), T_VM, p["name"]))
     expand = ctx.request.query.get("$expand", "")
     if expand.lower() == "instanceview":
-        body["properties"]["instanceView"] = {"statuses": [
-            {"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"},
-            {"code": "PowerState/running", "level": "Info", "displayStatus": "VM running"}]}
+        body["properties"]["instanceView"] = {
+            "statuses": [
+                {
+                    "code": "ProvisioningState/succeeded",
+                    "level": "Info",
+                    "displayStatus": "Provisioning succeeded",
+                },
+                {"code": "PowerState/running", "level": "Info", "displayStatus": "VM running"},
+            ]
+        }
     return ok(body)
 
 
@@ -290,11 +398,17 @@ async def snapshots_put(ctx: Ctx) -> web.StreamResponse:
     if existing is not None:
         if existing.properties.get("provisioningState") == "Deleting":
             raise ArmError(409, "OperationNotAllowed", f"Snapshot {p['name']} is being deleted.")
-        if cd and cd.get("sourceResourceId", "").lower() != str(
-            existing.properties.get("creationData", {}).get("sourceResourceId", "")
-        ).lower():
-            raise ArmError(409, "PropertyChangeNotAllowed", "Changing property 'creationData' is not allowed.",
-                           target="creationData")
+        if (
+            cd
+            and cd.get("sourceResourceId", "").lower()
+            != str(existing.properties.get("creationData", {}).get("sourceResourceId", "")).lower()
+        ):
+            raise ArmError(
+                409,
+                "PropertyChangeNotAllowed",
+                "Changing property 'creationData' is not allowed.",
+                target="creationData",
+            )
         existing.tags = dict(body.get("tags") or existing.tags)
         return ok(_view(ctx, existing))
     option = str(cd.get("createOption", ""))
@@ -311,31 +425,61 @@ async def snapshots_put(ctx: Ctx) -> web.StreamResponse:
         src_id = str(cd.get("sourceResourceId", ""))
         src = ctx.world.get(src_id) if src_id else None
         if src is None or src.type not in (T_DISK, T_SNAP):
-            raise ArmError(404, "NotFound", f"Resource {src_id or '<missing sourceResourceId>'} is not found.",
-                           target="creationData.sourceResourceId")
+            raise ArmError(
+                404,
+                "NotFound",
+                f"Resource {src_id or '<missing sourceResourceId>'} is not found.",
+                target="creationData.sourceResourceId",
+            )
         if src.location != loc:
-            raise ArmError(400, "BadRequest", f"The source resource location '{src.location}' must match the "
-                           f"snapshot location '{loc}'.", target="location")
+            raise ArmError(
+                400,
+                "BadRequest",
+                f"The source resource location '{src.location}' must match the snapshot location '{loc}'.",
+                target="location",
+            )
         for key in ("osType", "hyperVGeneration", "diskSizeGB", "diskSizeBytes"):
             if key in src.properties:
                 props[key] = src.properties[key]
         props["creationData"]["sourceUniqueId"] = src.properties.get("uniqueId")
     elif option.lower() == "import":
         if not cd.get("sourceUri"):
-            raise ArmError(400, "InvalidParameter", "Required parameter 'sourceUri' is missing (null).",
-                           target="creationData.sourceUri")
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                "Required parameter 'sourceUri' is missing (null).",
+                target="creationData.sourceUri",
+            )
         if not cd.get("storageAccountId"):
-            raise ArmError(400, "InvalidParameter", "Required parameter 'storageAccountId' is missing (null).",
-                           target="creationData.storageAccountId")
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                "Required parameter 'storageAccountId' is missing (null).",
+                target="creationData.storageAccountId",
+            )
         props["diskSizeGB"] = int(props_in.get("diskSizeGB", 64))
     else:
-        raise ArmError(400, "InvalidParameter", f"The value '{option}' of parameter 'createOption' is not "
-                       "supported for snapshots; use Copy or Import.", target="creationData.createOption")
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            f"The value '{option}' of parameter 'createOption' is not "
+            "supported for snapshots; use Copy or Import.",
+            target="creationData.createOption",
+        )
     for key in ("osType", "hyperVGeneration", "diskSizeGB"):
         if key in props_in:
             props[key] = props_in[key]
-    res = ctx.world.put(Resource(snap_id, T_SNAP, p["name"], loc, props, tags=dict(body.get("tags") or {}),
-                                 extra={"sku": body.get("sku") or {"name": "Standard_LRS", "tier": "Standard"}}))
+    res = ctx.world.put(
+        Resource(
+            snap_id,
+            T_SNAP,
+            p["name"],
+            loc,
+            props,
+            tags=dict(body.get("tags") or {}),
+            extra={"sku": body.get("sku") or {"name": "Standard_LRS", "tier": "Standard"}},
+        )
+    )
     secs = float(ctx.world.cfg("compute").get("snapshotSeconds", 30))
     op = ctx.world.start_operation(snap_id, "create", secs, loc, "Microsoft.Compute", _finish())
     return ok(_view(ctx, res), status=202, headers=ctx.compute_lro_headers(op, "disk"))
@@ -366,11 +510,20 @@ def _check_source(ctx: Ctx, ref: Any, target: str, loc: str, allowed: tuple[str,
         return None
     src = ctx.world.get(str(ref["id"]))
     if src is None or src.type not in allowed:
-        raise ArmError(404, "NotFound", f"The resource '{ref['id']}' referenced by '{target}' was not found.",
-                       target=target)
+        raise ArmError(
+            404,
+            "NotFound",
+            f"The resource '{ref['id']}' referenced by '{target}' was not found.",
+            target=target,
+        )
     if src.location != loc:
-        raise ArmError(400, "InvalidParameter", f"Source '{src.id}' is in location '{src.location}'; it must be "
-                       f"in the same location as the image ('{loc}').", target=target)
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            f"Source '{src.id}' is in location '{src.location}'; it must be "
+            f"in the same location as the image ('{loc}').",
+            target=target,
+        )
     return src
 
 
@@ -385,37 +538,60 @@ async def images_put(ctx: Ctx) -> web.StreamResponse:
     if existing is not None:
         if existing.properties.get("provisioningState") == "Deleting":
             raise ArmError(409, "OperationNotAllowed", f"Image {p['name']} is being deleted.")
-        if sp and _norm(sp.get("osDisk")) != _norm(existing.properties["storageProfile"].get("osDisk"), sp.get("osDisk")):
-            raise ArmError(409, "PropertyChangeNotAllowed", "Changing property 'storageProfile.osDisk' is not allowed.",
-                           target="storageProfile.osDisk")
+        if sp and _norm(sp.get("osDisk")) != _norm(
+            existing.properties["storageProfile"].get("osDisk"), sp.get("osDisk")
+        ):
+            raise ArmError(
+                409,
+                "PropertyChangeNotAllowed",
+                "Changing property 'storageProfile.osDisk' is not allowed.",
+                target="storageProfile.osDisk",
+            )
         existing.tags = dict(body.get("tags") or existing.tags)
         return ok(_view(ctx, existing))
     src_vm = props_in.get("sourceVirtualMachine")
     os_in: JSON = sp.get("osDisk") or {}
     if not os_in and not src_vm:
-        raise ArmError(400, "InvalidParameter", "Required parameter 'storageProfile.osDisk' is missing (null).",
-                       target="storageProfile.osDisk")
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            "Required parameter 'storageProfile.osDisk' is missing (null).",
+            target="storageProfile.osDisk",
+        )
     if src_vm:
         _check_source(ctx, src_vm, "sourceVirtualMachine", loc, (T_VM,))
     os_disk = copy.deepcopy(os_in)
     if os_in:
         if not os_in.get("osType") or not os_in.get("osState"):
-            raise ArmError(400, "InvalidParameter", "Required parameters 'osType' and 'osState' must be set.",
-                           target="storageProfile.osDisk")
-        src = (_check_source(ctx, os_in.get("snapshot"), "storageProfile.osDisk.snapshot.id", loc, (T_SNAP,))
-               or _check_source(ctx, os_in.get("managedDisk"), "storageProfile.osDisk.managedDisk.id", loc, (T_DISK,)))
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                "Required parameters 'osType' and 'osState' must be set.",
+                target="storageProfile.osDisk",
+            )
+        src = _check_source(
+            ctx, os_in.get("snapshot"), "storageProfile.osDisk.snapshot.id", loc, (T_SNAP,)
+        ) or _check_source(
+            ctx, os_in.get("managedDisk"), "storageProfile.osDisk.managedDisk.id", loc, (T_DISK,)
+        )
         if src is None and not os_in.get("blobUri"):
-            raise ArmError(400, "InvalidParameter", "One of 'snapshot', 'managedDisk' or 'blobUri' must be set for "
-                           "the OS disk.", target="storageProfile.osDisk")
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                "One of 'snapshot', 'managedDisk' or 'blobUri' must be set for the OS disk.",
+                target="storageProfile.osDisk",
+            )
         os_disk.setdefault("caching", "ReadWrite")
         os_disk.setdefault("storageAccountType", "Standard_LRS")
         if src is not None:
             os_disk.setdefault("diskSizeGB", src.properties.get("diskSizeGB"))
     data_disks = []
     for i, dd in enumerate(sp.get("dataDisks") or []):
-        src = (_check_source(ctx, dd.get("snapshot"), f"storageProfile.dataDisks[{i}].snapshot.id", loc, (T_SNAP,))
-               or _check_source(ctx, dd.get("managedDisk"), f"storageProfile.dataDisks[{i}].managedDisk.id", loc,
-                                (T_DISK,)))
+        src = _check_source(
+            ctx, dd.get("snapshot"), f"storageProfile.dataDisks[{i}].snapshot.id", loc, (T_SNAP,)
+        ) or _check_source(
+            ctx, dd.get("managedDisk"), f"storageProfile.dataDisks[{i}].managedDisk.id", loc, (T_DISK,)
+        )
         entry = copy.deepcopy(dd)
         entry.setdefault("caching", "None")
         entry.setdefault("storageAccountType", "Standard_LRS")
@@ -423,8 +599,11 @@ async def images_put(ctx: Ctx) -> web.StreamResponse:
             entry.setdefault("diskSizeGB", src.properties.get("diskSizeGB"))
         data_disks.append(entry)
     props: JSON = {
-        "storageProfile": {"osDisk": os_disk, "dataDisks": data_disks,
-                           "zoneResilient": bool(sp.get("zoneResilient", False))},
+        "storageProfile": {
+            "osDisk": os_disk,
+            "dataDisks": data_disks,
+            "zoneResilient": bool(sp.get("zoneResilient", False)),
+        },
         "provisioningState": "Creating",
         "hyperVGeneration": props_in.get("hyperVGeneration", "V1"),
     }
@@ -441,8 +620,11 @@ def _norm(d: Any, like: Any = None) -> Any:
     if not isinstance(d, dict):
         return d
     keys = like.keys() if isinstance(like, dict) else d.keys()
-    return {k.lower(): (str(d.get(k)).lower() if isinstance(d.get(k), str) else _norm(d.get(k))) for k in keys
-            if k in ("osType", "osState", "snapshot", "managedDisk", "blobUri", "id")}
+    return {
+        k.lower(): (str(d.get(k)).lower() if isinstance(d.get(k), str) else _norm(d.get(k)))
+        for k in keys
+        if k in ("osType", "osState", "snapshot", "managedDisk", "blobUri", "id")
+    }
 
 
 async def images_delete(ctx: Ctx) -> web.StreamResponse:
@@ -466,7 +648,9 @@ def _gallery(ctx: Ctx) -> Resource:
 
 async def galleries_get(ctx: Ctx) -> web.StreamResponse:
     p = ctx.params
-    return ok(_view(ctx, _get_or_404(ctx, rid(p["sub"], p["rg"], "galleries", p["name"]), T_GALLERY, p["name"])))
+    return ok(
+        _view(ctx, _get_or_404(ctx, rid(p["sub"], p["rg"], "galleries", p["name"]), T_GALLERY, p["name"]))
+    )
 
 
 async def galleries_list(ctx: Ctx) -> web.StreamResponse:
@@ -513,14 +697,20 @@ async def gallery_images_put(ctx: Ctx) -> web.StreamResponse:
     existing = ctx.world.get(did)
     if existing is not None:
         for key in ("osType", "osState", "hyperVGeneration"):
-            if key in props_in and str(props_in[key]).lower() != str(existing.properties.get(key, "")).lower():
-                raise ArmError(409, "PropertyChangeNotAllowed", f"Changing property '{key}' is not allowed.",
-                               target=key)
+            if (
+                key in props_in
+                and str(props_in[key]).lower() != str(existing.properties.get(key, "")).lower()
+            ):
+                raise ArmError(
+                    409, "PropertyChangeNotAllowed", f"Changing property '{key}' is not allowed.", target=key
+                )
         existing.tags = dict(body.get("tags") or existing.tags)
         return ok(_view(ctx, existing))
     for key in ("osType", "osState", "identifier"):
         if not props_in.get(key):
-            raise ArmError(400, "InvalidParameter", f"Required parameter '{key}' is missing (null).", target=key)
+            raise ArmError(
+                400, "InvalidParameter", f"Required parameter '{key}' is missing (null).", target=key
+            )
     props = copy.deepcopy(props_in)
     props.setdefault("hyperVGeneration", "V1")
     props["provisioningState"] = "Creating"
@@ -536,7 +726,9 @@ async def gallery_images_delete(ctx: Ctx) -> web.StreamResponse:
     if res is None:
         return web.Response(status=204)
     if ctx.world.children(res.id, T_GVERSION):
-        raise ArmError(409, "CannotDeleteResource", "Can not delete resource before nested resources are deleted.")
+        raise ArmError(
+            409, "CannotDeleteResource", "Can not delete resource before nested resources are deleted."
+        )
     return _begin_delete(ctx, res, 5, "gallery")
 
 
@@ -599,13 +791,21 @@ async def versions_put(ctx: Ctx, patch: bool = False) -> web.StreamResponse:
     loc = existing.location if existing is not None else _location(ctx, body)
     if existing is not None:
         if existing.properties.get("provisioningState") in ("Creating", "Updating", "Deleting"):
-            raise ArmError(409, "OperationNotAllowed", "An operation is already in progress on gallery image "
-                           f"version '{name}'. Retry after it completes.")
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                "An operation is already in progress on gallery image "
+                f"version '{name}'. Retry after it completes.",
+            )
         src_in = (props_in.get("storageProfile") or {}).get("source") or {}
         old_src = existing.properties.get("storageProfile", {}).get("source", {})
         if src_in.get("id") and str(src_in["id"]).lower() != str(old_src.get("id", "")).lower():
-            raise ArmError(409, "PropertyChangeNotAllowed", "Changing property 'storageProfile.source.id' is not "
-                           "allowed.", target="storageProfile.source.id")
+            raise ArmError(
+                409,
+                "PropertyChangeNotAllowed",
+                "Changing property 'storageProfile.source.id' is not allowed.",
+                target="storageProfile.source.id",
+            )
         pub = existing.properties.setdefault("publishingProfile", {})
         for key in ("targetRegions", "replicaCount", "excludeFromLatest", "endOfLifeDate"):
             if key in pub_in:
@@ -620,21 +820,38 @@ async def versions_put(ctx: Ctx, patch: bool = False) -> web.StreamResponse:
     source = (props_in.get("storageProfile") or {}).get("source") or {}
     src_id = str(source.get("id") or "")
     if not src_id:
-        raise ArmError(400, "InvalidParameter", "Required parameter 'storageProfile.source.id' is missing (null).",
-                       target="storageProfile.source.id")
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            "Required parameter 'storageProfile.source.id' is missing (null).",
+            target="storageProfile.source.id",
+        )
     src = ctx.world.get(src_id)
     if src is None or src.type not in (T_IMAGE, T_SNAP, T_DISK, T_VM, T_GVERSION):
-        raise ArmError(404, "NotFound", f"The source resource '{src_id}' was not found.",
-                       target="storageProfile.source.id")
+        raise ArmError(
+            404,
+            "NotFound",
+            f"The source resource '{src_id}' was not found.",
+            target="storageProfile.source.id",
+        )
     if src.properties.get("provisioningState") not in (None, "Succeeded"):
-        raise ArmError(409, "OperationNotAllowed", f"The source resource '{src_id}' is not in a succeeded state "
-                       f"(provisioningState {src.properties.get('provisioningState')}).",
-                       target="storageProfile.source.id")
+        raise ArmError(
+            409,
+            "OperationNotAllowed",
+            f"The source resource '{src_id}' is not in a succeeded state "
+            f"(provisioningState {src.properties.get('provisioningState')}).",
+            target="storageProfile.source.id",
+        )
     pub = copy.deepcopy(pub_in)
     _normalize_regions(pub, loc)
     if src.type == T_IMAGE and src.location not in [t["name"] for t in pub["targetRegions"]]:
-        raise ArmError(400, "InvalidParameter", f"The source image region '{src.location}' must be one of the "
-                       "target regions of the gallery image version.", target="publishingProfile.targetRegions")
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            f"The source image region '{src.location}' must be one of the "
+            "target regions of the gallery image version.",
+            target="publishingProfile.targetRegions",
+        )
     pub.setdefault("replicaCount", 1)
     pub.setdefault("excludeFromLatest", False)
     pub.setdefault("storageAccountType", "Standard_LRS")
@@ -647,8 +864,10 @@ async def versions_put(ctx: Ctx, patch: bool = False) -> web.StreamResponse:
     }
     os_disk = src.properties.get("storageProfile", {}).get("osDisk") if src.type == T_IMAGE else None
     if os_disk:
-        props["storageProfile"]["osDiskImage"] = {"sizeInGB": os_disk.get("diskSizeGB") or 64,
-                                                  "hostCaching": os_disk.get("caching", "ReadWrite")}
+        props["storageProfile"]["osDiskImage"] = {
+            "sizeInGB": os_disk.get("diskSizeGB") or 64,
+            "hostCaching": os_disk.get("caching", "ReadWrite"),
+        }
     res = ctx.world.put(Resource(vid, T_GVERSION, name, loc, props, tags=dict(body.get("tags") or {})))
     secs = _replication_seconds(compute, pub)
     _set_replication(ctx.world, res, secs)
@@ -731,48 +950,202 @@ def register(arm: Arm, world: World) -> None:
     n = r"(?P<name>[^/]+)"
     a = arm.add
     a("GET", rgp + "/disks/" + n, "Disks_Get", "read", "Microsoft.Compute/disks/read", "disk", disks_get)
-    a("GET", rgp + "/disks", "Disks_ListByResourceGroup", "read", "Microsoft.Compute/disks/read", "disk", disks_list, 1)
-    a("GET", rgp + "/virtualMachines/" + n, "VirtualMachines_Get", "read", "Microsoft.Compute/virtualMachines/read",
-      "compute", vms_get)
-    a("GET", rgp + "/snapshots/" + n, "Snapshots_Get", "read", "Microsoft.Compute/snapshots/read", "disk", snapshots_get)
-    a("PUT", rgp + "/snapshots/" + n, "Snapshots_CreateOrUpdate", "write", "Microsoft.Compute/snapshots/write", "disk",
-      snapshots_put)
-    a("DELETE", rgp + "/snapshots/" + n, "Snapshots_Delete", "delete", "Microsoft.Compute/snapshots/delete", "disk",
-      snapshots_delete)
-    a("GET", rgp + "/snapshots", "Snapshots_ListByResourceGroup", "read", "Microsoft.Compute/snapshots/read", "disk",
-      snapshots_list, 1)
-    a("GET", rgp + "/images/" + n, "Images_Get", "read", "Microsoft.Compute/images/read", "compute", images_get)
-    a("PUT", rgp + "/images/" + n, "Images_CreateOrUpdate", "write", "Microsoft.Compute/images/write", "compute",
-      images_put)
-    a("DELETE", rgp + "/images/" + n, "Images_Delete", "delete", "Microsoft.Compute/images/delete", "compute",
-      images_delete)
-    a("GET", rgp + "/images", "Images_ListByResourceGroup", "read", "Microsoft.Compute/images/read", "compute",
-      images_list, 1)
-    a("GET", rgp + "/galleries/" + n, "Galleries_Get", "read", "Microsoft.Compute/galleries/read", "gallery",
-      galleries_get)
-    a("PUT", rgp + "/galleries/" + n, "Galleries_CreateOrUpdate", "write", "Microsoft.Compute/galleries/write",
-      "gallery", galleries_put)
-    a("GET", rgp + "/galleries", "Galleries_ListByResourceGroup", "read", "Microsoft.Compute/galleries/read", "gallery",
-      galleries_list, 1)
+    a(
+        "GET",
+        rgp + "/disks",
+        "Disks_ListByResourceGroup",
+        "read",
+        "Microsoft.Compute/disks/read",
+        "disk",
+        disks_list,
+        1,
+    )
+    a(
+        "GET",
+        rgp + "/virtualMachines/" + n,
+        "VirtualMachines_Get",
+        "read",
+        "Microsoft.Compute/virtualMachines/read",
+        "compute",
+        vms_get,
+    )
+    a(
+        "GET",
+        rgp + "/snapshots/" + n,
+        "Snapshots_Get",
+        "read",
+        "Microsoft.Compute/snapshots/read",
+        "disk",
+        snapshots_get,
+    )
+    a(
+        "PUT",
+        rgp + "/snapshots/" + n,
+        "Snapshots_CreateOrUpdate",
+        "write",
+        "Microsoft.Compute/snapshots/write",
+        "disk",
+        snapshots_put,
+    )
+    a(
+        "DELETE",
+        rgp + "/snapshots/" + n,
+        "Snapshots_Delete",
+        "delete",
+        "Microsoft.Compute/snapshots/delete",
+        "disk",
+        snapshots_delete,
+    )
+    a(
+        "GET",
+        rgp + "/snapshots",
+        "Snapshots_ListByResourceGroup",
+        "read",
+        "Microsoft.Compute/snapshots/read",
+        "disk",
+        snapshots_list,
+        1,
+    )
+    a(
+        "GET",
+        rgp + "/images/" + n,
+        "Images_Get",
+        "read",
+        "Microsoft.Compute/images/read",
+        "compute",
+        images_get,
+    )
+    a(
+        "PUT",
+        rgp + "/images/" + n,
+        "Images_CreateOrUpdate",
+        "write",
+        "Microsoft.Compute/images/write",
+        "compute",
+        images_put,
+    )
+    a(
+        "DELETE",
+        rgp + "/images/" + n,
+        "Images_Delete",
+        "delete",
+        "Microsoft.Compute/images/delete",
+        "compute",
+        images_delete,
+    )
+    a(
+        "GET",
+        rgp + "/images",
+        "Images_ListByResourceGroup",
+        "read",
+        "Microsoft.Compute/images/read",
+        "compute",
+        images_list,
+        1,
+    )
+    a(
+        "GET",
+        rgp + "/galleries/" + n,
+        "Galleries_Get",
+        "read",
+        "Microsoft.Compute/galleries/read",
+        "gallery",
+        galleries_get,
+    )
+    a(
+        "PUT",
+        rgp + "/galleries/" + n,
+        "Galleries_CreateOrUpdate",
+        "write",
+        "Microsoft.Compute/galleries/write",
+        "gallery",
+        galleries_put,
+    )
+    a(
+        "GET",
+        rgp + "/galleries",
+        "Galleries_ListByResourceGroup",
+        "read",
+        "Microsoft.Compute/galleries/read",
+        "gallery",
+        galleries_list,
+        1,
+    )
     g = rgp + r"/galleries/(?P<gallery>[^/]+)/images"
-    a("GET", g + "/" + n, "GalleryImages_Get", "read", "Microsoft.Compute/galleries/images/read", "gallery",
-      gallery_images_get)
-    a("PUT", g + "/" + n, "GalleryImages_CreateOrUpdate", "write", "Microsoft.Compute/galleries/images/write", "gallery",
-      gallery_images_put)
-    a("DELETE", g + "/" + n, "GalleryImages_Delete", "delete", "Microsoft.Compute/galleries/images/delete", "gallery",
-      gallery_images_delete)
-    a("GET", g, "GalleryImages_ListByGallery", "read", "Microsoft.Compute/galleries/images/read", "gallery",
-      gallery_images_list, 1)
+    a(
+        "GET",
+        g + "/" + n,
+        "GalleryImages_Get",
+        "read",
+        "Microsoft.Compute/galleries/images/read",
+        "gallery",
+        gallery_images_get,
+    )
+    a(
+        "PUT",
+        g + "/" + n,
+        "GalleryImages_CreateOrUpdate",
+        "write",
+        "Microsoft.Compute/galleries/images/write",
+        "gallery",
+        gallery_images_put,
+    )
+    a(
+        "DELETE",
+        g + "/" + n,
+        "GalleryImages_Delete",
+        "delete",
+        "Microsoft.Compute/galleries/images/delete",
+        "gallery",
+        gallery_images_delete,
+    )
+    a(
+        "GET",
+        g,
+        "GalleryImages_ListByGallery",
+        "read",
+        "Microsoft.Compute/galleries/images/read",
+        "gallery",
+        gallery_images_list,
+        1,
+    )
     v = g + r"/(?P<image>[^/]+)/versions"
     act = "Microsoft.Compute/galleries/images/versions/"
     a("GET", v + "/" + n, "GalleryImageVersions_Get", "read", act + "read", "gallery", versions_get)
-    a("PUT", v + "/" + n, "GalleryImageVersions_CreateOrUpdate", "write", act + "write", "gallery", versions_put)
+    a(
+        "PUT",
+        v + "/" + n,
+        "GalleryImageVersions_CreateOrUpdate",
+        "write",
+        act + "write",
+        "gallery",
+        versions_put,
+    )
     a("PATCH", v + "/" + n, "GalleryImageVersions_Update", "write", act + "write", "gallery", versions_patch)
-    a("DELETE", v + "/" + n, "GalleryImageVersions_Delete", "delete", act + "delete", "gallery", versions_delete)
+    a(
+        "DELETE",
+        v + "/" + n,
+        "GalleryImageVersions_Delete",
+        "delete",
+        act + "delete",
+        "gallery",
+        versions_delete,
+    )
     a("GET", v, "GalleryImageVersions_ListByGalleryImage", "read", act + "read", "gallery", versions_list, 1)
     ops = r"/subscriptions/(?P<sub>[^/]+)/providers/Microsoft.Compute/locations/(?P<loc>[^/]+)/"
-    for seg, opname in (("operations", "ComputeOperations_Get"), ("DiskOperations", "DiskOperations_Get"),
-                        ("capsOperations", "GalleryOperations_Get")):
-        a("GET", ops + seg + r"/(?P<op>[^/]+)", opname, "read", "Microsoft.Compute/locations/operations/read",
-          "compute-ops", operation_status, rbac=False)
-    World.seeders.append(seed_resource_group)
+    for seg, opname in (
+        ("operations", "ComputeOperations_Get"),
+        ("DiskOperations", "DiskOperations_Get"),
+        ("capsOperations", "GalleryOperations_Get"),
+    ):
+        a(
+            "GET",
+            ops + seg + r"/(?P<op>[^/]+)",
+            opname,
+            "read",
+            "Microsoft.Compute/locations/operations/read",
+            "compute-ops",
+            operation_status,
+            rbac=False,
+        )
+    world.seeders.append(seed_resource_group)

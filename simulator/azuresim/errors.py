@@ -82,3 +82,8 @@ def deep_merge(dst: JSON, src: JSON) -> JSON:
         else:
             dst[k] = v
     return dst
+
+
+OPERATION_KEY = web.RequestKey("azuresim_operation", str)
+PRINCIPAL_KEY = web.RequestKey("azuresim_principal", str)
+RATELIMIT_KEY = web.RequestKey("azuresim_ratelimit", tuple)

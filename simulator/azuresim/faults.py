@@ -15,7 +15,10 @@ DEFAULT_CODES = {
     500: ("InternalServerError", "Encountered internal server error (injected fault)."),
     502: ("BadGateway", "The gateway did not receive a response (injected fault)."),
     503: ("ServiceUnavailable", "The service is temporarily unavailable (injected fault)."),
-    504: ("GatewayTimeout", "The gateway did not receive a response within the specified time (injected fault)."),
+    504: (
+        "GatewayTimeout",
+        "The gateway did not receive a response within the specified time (injected fault).",
+    ),
     409: ("Conflict", "Operation conflicts with another operation (injected fault)."),
 }
 

@@ -173,6 +173,7 @@ class World:
         self.views: dict[str, Callable[[World, Resource], JSON]] = {}
         self.refreshers: dict[str, Callable[[World, Resource], None]] = {}
         self.listeners: list[Callable[[World], None]] = []
+        self.seeders: list[Callable[[World, ResourceGroup, JSON], None]] = []
 
     # ---------------------------------------------------------------- config
     def cfg(self, section: str) -> JSON:
@@ -214,7 +215,11 @@ class World:
         ct = child_type.lower()
         out = []
         for key, res in self.resources.items():
-            if key.startswith(prefix) and res.type.lower() == ct and "/" not in key[len(prefix) :].split("/", 1)[1]:
+            if (
+                key.startswith(prefix)
+                and res.type.lower() == ct
+                and "/" not in key[len(prefix) :].split("/", 1)[1]
+            ):
                 out.append(res)
         return sorted(out, key=lambda r: r.name.lower())
 
@@ -311,7 +316,9 @@ class World:
                 if assignment not in sub.role_assignments:
                     sub.role_assignments.append(assignment)
             for g in s.get("resourceGroups") or []:
-                rg = ResourceGroup(name=str(g["name"]), location=region(g.get("location") or "westeurope"), subscription=sid)
+                rg = ResourceGroup(
+                    name=str(g["name"]), location=region(g.get("location") or "westeurope"), subscription=sid
+                )
                 existing = sub.resource_groups.get(rg.name.lower())
                 if existing is None:
                     sub.resource_groups[rg.name.lower()] = rg
@@ -323,8 +330,6 @@ class World:
                     listener(self, rg, g)
         for fn in self.listeners:
             fn(self)
-
-    seeders: list[Callable[[World, ResourceGroup, JSON], None]] = []
 
     def first_identity(self) -> tuple[str, Principal, str]:
         """(tenant id, first principal of the first tenant, first subscription id)."""

@@ -43,7 +43,8 @@ def classify_exception(exc: BaseException) -> Classification:
         status = response.status_code if response is not None else exc.status_code
         code = exc.error.code if exc.error is not None else None
         message = exc.error.message if exc.error is not None else _first_line(exc.message or str(exc))
-        retry_after = response.headers.get("Retry-After") if response is not None else None
+        headers = getattr(response, "headers", None) or {}
+        retry_after = headers.get("Retry-After")
         return classify(status, code, message or "", retry_after)
     if isinstance(exc, (ServiceRequestError, ServiceResponseError, TimeoutError, ConnectionError)):
         return classify(None, None, _first_line(str(exc)) or type(exc).__name__)
@@ -58,7 +59,13 @@ async def arm(operation: str, call: Awaitable[T]) -> T:
     """Await one SDK call; raise AzureCallError with a classification on failure."""
     try:
         return await call
-    except (HttpResponseError, ServiceRequestError, ServiceResponseError, TimeoutError, ConnectionError) as exc:
+    except (
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+        TimeoutError,
+        ConnectionError,
+    ) as exc:
         raise AzureCallError(operation, classify_exception(exc)) from exc
 
 

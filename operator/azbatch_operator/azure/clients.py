@@ -20,7 +20,7 @@ from azbatch_operator.azure.cloud import Cloud, cloud_from_env
 class AzureClients:
     def __init__(self, cloud: Cloud, credential: Any, retry_total: int = 3) -> None:
         self.cloud = cloud
-        self._credential = credential
+        self._credential: Any = credential
         self._retry_total = retry_total
         self._compute: dict[str, ComputeManagementClient] = {}
         self._batch: dict[str, BatchManagementClient] = {}
@@ -62,8 +62,10 @@ class AzureClients:
         return self._batch[key]
 
     async def close(self) -> None:
-        for client in [*self._compute.values(), *self._batch.values()]:
-            await client.close()
+        for compute in self._compute.values():
+            await compute.close()
+        for batch in self._batch.values():
+            await batch.close()
         self._compute.clear()
         self._batch.clear()
         await self._credential.close()

@@ -25,15 +25,21 @@ class Cloud:
 
 _CLOUDS = {
     "AzureCloud": Cloud(
-        "AzureCloud", "https://management.azure.com", "https://management.azure.com/",
+        "AzureCloud",
+        "https://management.azure.com",
+        "https://management.azure.com/",
         "https://login.microsoftonline.com",
     ),
     "AzureChinaCloud": Cloud(
-        "AzureChinaCloud", "https://management.chinacloudapi.cn", "https://management.chinacloudapi.cn/",
+        "AzureChinaCloud",
+        "https://management.chinacloudapi.cn",
+        "https://management.chinacloudapi.cn/",
         "https://login.chinacloudapi.cn",
     ),
     "AzureUSGovernment": Cloud(
-        "AzureUSGovernment", "https://management.usgovcloudapi.net", "https://management.usgovcloudapi.net/",
+        "AzureUSGovernment",
+        "https://management.usgovcloudapi.net",
+        "https://management.usgovcloudapi.net/",
         "https://login.microsoftonline.us",
     ),
 }

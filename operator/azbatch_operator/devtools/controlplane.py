@@ -70,8 +70,7 @@ class ControlPlane:
         self.started_in_seconds = time.monotonic() - t0
 
     def _start_etcd(self, timeout: float) -> None:
-        self.etcd_port = processes.free_port()
-        peer_port = processes.free_port()
+        self.etcd_port, peer_port = processes.free_ports(2)
         client_url = f"http://127.0.0.1:{self.etcd_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
         log = self.workdir / "etcd.log"
@@ -106,7 +105,9 @@ class ControlPlane:
         first_start = not self.apiserver_port
         if first_start:
             self.apiserver_port = processes.free_port()
-            self._serving = self._pki.serving("apiserver", ["127.0.0.1", "localhost", "kubernetes.default.svc"])
+            self._serving = self._pki.serving(
+                "apiserver", ["127.0.0.1", "localhost", "kubernetes.default.svc"]
+            )
             self.admin = self._pki.client("admin", "azbatch-admin", ["system:masters"])
             self._sa_keys = self._pki.signing_keypair("service-account")
         serving = self._serving

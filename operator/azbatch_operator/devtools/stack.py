@@ -124,4 +124,3 @@ class Operator:
         if self.proc is not None:
             processes.stop_pid(self.proc.pid)
             self.proc = None
-

@@ -7,11 +7,13 @@ from typing import Any
 
 import kopf
 
+from azbatch_operator.handlers import runtime
+
 logger = logging.getLogger(__name__)
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
     """Keep kopf's bookkeeping out of the parts of objects a GitOps tool owns.
 
     kopf's default storages write annotations; annotations are user-owned metadata that
@@ -22,7 +24,21 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10]
-    logger.info("azbatch-operator configured")
+    rt = runtime.build(settings)
+    runtime.install(rt)
+    settings.execution.max_workers = rt.settings.max_workers
+    logger.info(
+        "azbatch-operator configured: ARM %s, cloud %s, default subscription %s",
+        rt.azure.cloud.resource_manager,
+        rt.azure.cloud.name,
+        rt.settings.default_subscription_id or "(none)",
+    )
+
+
+@kopf.on.cleanup()
+async def close(**_: Any) -> None:
+    """Close Azure and Kubernetes sessions so SIGTERM ends without warnings about open sockets."""
+    await runtime.uninstall()
 
 
 @kopf.on.probe(id="ready")

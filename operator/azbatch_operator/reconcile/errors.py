@@ -126,16 +126,16 @@ def classify(
     turn an HTTP-date into seconds.
     """
     category, reason = _BY_CODE.get((code or "").lower(), _by_status(status))
-    wait = parse_retry_after(retry_after, now or datetime.fromtimestamp(0, UTC)) if retry_after else None
+    wait = parse_retry_after(retry_after, now)
     if category is Category.TERMINAL and status == 429:
         category, reason = Category.THROTTLED, Reason.THROTTLED
     return Classification(category, reason, code or (str(status) if status else "NoResponse"), message, wait)
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
+def parse_retry_after(value: str | None, now: datetime | None) -> float | None:
     """``Retry-After: 30`` -> 30.0; ``Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`` -> seconds from now.
 
-    Returns None for a missing or unreadable header; never negative.
+    Returns None for a missing or unreadable header (or an HTTP-date without ``now``); never negative.
     """
     if value is None:
         return None
@@ -143,6 +143,8 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     try:
         seconds = float(text)
     except ValueError:
+        if now is None:
+            return None
         try:
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):

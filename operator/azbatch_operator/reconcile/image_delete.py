@@ -64,20 +64,21 @@ def plan_image_delete(
             {"observedGeneration": gen},
         )
 
-    steps: list[tuple[str, Mapping[str, Any] | None, str]] = []
+    steps: list[tuple[str, str, Mapping[str, Any], str]] = []
     if observed.gallery_version is not None:
-        steps.append((arm_ids.GALLERY_IMAGE_VERSION, observed.gallery_version, "gallery image version"))
+        vid = str(observed.gallery_version.get("id") or status.get("galleryImageVersionId") or "")
+        steps.append((arm_ids.GALLERY_IMAGE_VERSION, vid, observed.gallery_version, "gallery image version"))
     if observed.image is not None:
-        steps.append((arm_ids.MANAGED_IMAGE, observed.image, "managed image"))
-    for snap in sorted(
-        (s for s in observed.snapshots.values() if s is not None), key=lambda s: str(s.get("id", ""))
-    ):
-        steps.append((arm_ids.SNAPSHOT, snap, "snapshot"))
+        iid = str(observed.image.get("id") or status.get("imageId") or "")
+        steps.append((arm_ids.MANAGED_IMAGE, iid, observed.image, "managed image"))
+    for key in sorted(observed.snapshots):
+        snap = observed.snapshots[key]
+        if snap is not None:
+            steps.append((arm_ids.SNAPSHOT, str(snap.get("id") or key), snap, "snapshot"))
 
-    for kind, resource, label in steps:
+    for kind, resource_id, resource, label in steps:
         if not names.is_owned(resource.get("tags"), meta):
             continue  # not created by this object (user-supplied snapshot, foreign image): leave it
-        resource_id = str(resource.get("id") or "")
         if lro.state_of(resource) is lro.State.DELETING or lro.recently_started(
             lro.operations(status), resource_id, now, settings.create_grace_seconds
         ):

@@ -1,0 +1,104 @@
+"""Azure resources by ARM id: GET, create, patch and delete, whatever the type.
+
+The planners speak ARM ids and ARM-shaped bodies; this module maps each id to the one SDK call
+for its type, so the handlers never branch on resource types. Long-running operations are only
+*started* here (the initial request is sent, the poller dropped): the next reconcile looks at
+`provisioningState` instead of holding a worker for minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from azure.core import MatchConditions
+
+from azbatch_operator.azure.calls import arm, arm_get
+from azbatch_operator.azure.clients import AzureClients
+from azbatch_operator.reconcile import arm_ids
+from azbatch_operator.reconcile.arm_ids import ResourceId
+
+Json = dict[str, Any]
+
+
+def _wire(model: Any) -> Json:
+    """SDK models (typespec-generated) are mappings of the wire format: camelCase, as ARM sends."""
+    return dict(model.as_dict()) if hasattr(model, "as_dict") else dict(model)
+
+
+class Resources:
+    def __init__(self, clients: AzureClients) -> None:
+        self._clients = clients
+
+    def _target(self, rid: ResourceId) -> tuple[str, Any, tuple[str, ...]]:
+        """(operation prefix, SDK operations group, positional names) for a resource id."""
+        compute = self._clients.compute(rid.subscription)
+        rg = rid.resource_group or ""
+        kind = rid.resource_type.lower()
+        table: dict[str, tuple[str, Any]] = {
+            arm_ids.SNAPSHOT.lower(): ("Snapshots", compute.snapshots),
+            arm_ids.MANAGED_IMAGE.lower(): ("Images", compute.images),
+            arm_ids.DISK.lower(): ("Disks", compute.disks),
+            arm_ids.VIRTUAL_MACHINE.lower(): ("VirtualMachines", compute.virtual_machines),
+            arm_ids.GALLERY.lower(): ("Galleries", compute.galleries),
+            arm_ids.GALLERY_IMAGE.lower(): ("GalleryImages", compute.gallery_images),
+            arm_ids.GALLERY_IMAGE_VERSION.lower(): ("GalleryImageVersions", compute.gallery_image_versions),
+        }
+        if kind in table:
+            prefix, group = table[kind]
+            return prefix, group, (rg, *rid.names)
+        batch = self._clients.batch(rid.subscription)
+        if kind == arm_ids.BATCH_ACCOUNT.lower():
+            return "BatchAccount", batch.batch_account, (rg, *rid.names)
+        if kind == arm_ids.BATCH_POOL.lower():
+            return "Pool", batch.pool, (rg, *rid.names)
+        raise ValueError(f"unsupported resource type {rid.resource_type!r} in {rid}")
+
+    async def get(self, resource_id: str) -> Json | None:
+        """The resource as ARM returns it, or None when it does not exist."""
+        rid = arm_ids.parse(resource_id)
+        prefix, group, names = self._target(rid)
+        found = await arm_get(f"{prefix}_Get", group.get(*names))
+        return None if found is None else _wire(found)
+
+    async def begin_create(self, resource_id: str, body: Mapping[str, Any]) -> None:
+        """Send the PUT of a long-running create; completion is observed by later GETs."""
+        rid = arm_ids.parse(resource_id)
+        prefix, group, names = self._target(rid)
+        await arm(f"{prefix}_CreateOrUpdate", group.begin_create_or_update(*names, dict(body)))
+
+    async def begin_update(self, resource_id: str, body: Mapping[str, Any]) -> None:
+        rid = arm_ids.parse(resource_id)
+        prefix, group, names = self._target(rid)
+        await arm(f"{prefix}_Update", group.begin_update(*names, dict(body)))
+
+    async def begin_delete(self, resource_id: str) -> None:
+        """Send the DELETE; a resource already gone counts as deleted."""
+        rid = arm_ids.parse(resource_id)
+        prefix, group, names = self._target(rid)
+        await arm_get(f"{prefix}_Delete", group.begin_delete(*names))
+
+    # Batch pools: create and update are synchronous in Batch.
+    async def create_pool(self, pool_id: str, body: Mapping[str, Any]) -> Json:
+        """PUT a new pool with If-None-Match: * so a pool that appeared meanwhile is never overwritten."""
+        rid = arm_ids.parse(pool_id)
+        _, group, names = self._target(rid)
+        created = await arm(
+            "Pool_Create", group.create(*names, dict(body), match_condition=MatchConditions.IfMissing)
+        )
+        return _wire(created)
+
+    async def update_pool(self, pool_id: str, body: Mapping[str, Any]) -> Json:
+        rid = arm_ids.parse(pool_id)
+        _, group, names = self._target(rid)
+        return _wire(await arm("Pool_Update", group.update(*names, dict(body))))
+
+    async def pool_action(self, pool_id: str, action: str) -> None:
+        """`stopResize` or `disableAutoScale`."""
+        rid = arm_ids.parse(pool_id)
+        _, group, names = self._target(rid)
+        calls: dict[str, Callable[..., Awaitable[Any]]] = {
+            "stopResize": group.stop_resize,
+            "disableAutoScale": group.disable_auto_scale,
+        }
+        await arm(f"Pool_{action[0].upper()}{action[1:]}", calls[action](*names))

@@ -1,0 +1,248 @@
+"""BatchPool handlers: one reconcile loop per pool (a kopf daemon) and a deletion finalizer."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+import pydantic
+
+from azbatch_operator import api
+from azbatch_operator.api.batch_pool import BatchPoolSpec
+from azbatch_operator.handlers import indexes, loop, report, runtime
+from azbatch_operator.kube import GROUP, VERSION
+from azbatch_operator.reconcile import image_limits, names, pool_plan
+from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.plan import (
+    CheckImage,
+    CreatePool,
+    DeletePool,
+    Plan,
+    Release,
+    ResizePool,
+    StopResize,
+    UpdateAutoScale,
+    invalid_spec_plan,
+)
+
+PLURAL = "batchpools"
+#: How long a Batch account read is reused: its location and allocation mode do not change.
+ACCOUNT_CACHE_SECONDS = 600.0
+
+
+def _meta(body: kopf.Body) -> names.ObjectMeta:
+    m = body["metadata"]
+    return names.ObjectMeta(m["namespace"], m["name"], m.get("uid", ""), int(m.get("generation") or 1))
+
+
+def resolve_image(
+    namespace: str, spec: BatchPoolSpec, images: kopf.Index[Any, Any]
+) -> pool_plan.ResolvedImage:
+    """managedImageRef -> the ManagedImage's published id (from the index); image.id as given."""
+    if spec.image.id is not None:
+        return pool_plan.ResolvedImage(spec.image.id)
+    assert spec.image.managed_image_ref is not None
+    ref = spec.image.managed_image_ref.name
+    found = list(images.get((namespace, ref), []))
+    if not found:
+        return pool_plan.ResolvedImage(
+            None,
+            ready=False,
+            reason=Reason.IMAGE_NOT_READY,
+            message=f"ManagedImage {namespace}/{ref} does not exist (yet); the pool waits for it",
+        )
+    summary: indexes.ImageSummary = found[0]
+    if not summary.ready or summary.consumable_id is None:
+        why = f" ({summary.reason}: {summary.message})" if summary.reason else ""
+        return pool_plan.ResolvedImage(
+            None,
+            ready=False,
+            reason=Reason.IMAGE_NOT_READY,
+            message=f"waiting for ManagedImage {namespace}/{ref} to be Ready{why}",
+        )
+    return pool_plan.ResolvedImage(
+        summary.consumable_id, location=summary.location, target_regions=summary.target_regions
+    )
+
+
+async def describe_image(image: pool_plan.ResolvedImage) -> pool_plan.ResolvedImage:
+    """Fill location / replication regions for a user-given image id (needed for the S4 check)."""
+    if image.image_id is None or image.location is not None or image.target_regions is not None:
+        return image
+    found = await runtime.get().resources.get(image.image_id)
+    if found is None:
+        return pool_plan.ResolvedImage(
+            image.image_id,
+            ready=False,
+            reason=Reason.IMAGE_NOT_FOUND,
+            message=f"image {image.image_id} does not exist; check spec.image.id",
+            exists=False,
+        )
+    regions = ((found.get("properties") or {}).get("publishingProfile") or {}).get("targetRegions")
+    return pool_plan.ResolvedImage(
+        image.image_id,
+        location=found.get("location"),
+        target_regions=tuple(r.get("name", "") for r in regions) if regions else None,
+        exists=True,
+    )
+
+
+def image_limit_verdict(
+    pool: str,
+    namespace: str,
+    spec: BatchPoolSpec,
+    image_id: str | None,
+    claims: kopf.Index[Any, Any],
+    images: kopf.Index[Any, Any],
+) -> image_limits.ImageLimitVerdict | None:
+    """Seed S7: this pool's targets plus every other pool's on the same image, against the limits."""
+    if image_id is None or spec.scale.fixed is None:
+        return None
+    sources: dict[str, str] = {}
+    by_ref: dict[str, str] = {}
+    for (ns, name), store in images.items():
+        for summary in store:
+            if summary.gallery_version_id and summary.image_id:
+                sources[summary.gallery_version_id.lower()] = summary.image_id.lower()
+            if summary.consumable_id:
+                by_ref[f"{indexes.MANAGED_IMAGE_KEY_PREFIX}{ns}/{name}"] = summary.consumable_id
+    usages = []
+    for claim in claims.get(None, []):
+        resolved = by_ref.get(claim.image_ref_key, claim.image_ref_key)
+        key = image_limits.image_key(resolved, sources)
+        usages.append(image_limits.PoolUsage(claim.pool, key, claim.dedicated, claim.low_priority))
+    settings = runtime.get().settings
+    return image_limits.check_image_limits(
+        pool,
+        image_limits.image_key(image_id, sources),
+        spec.scale.fixed.target_dedicated_nodes,
+        spec.scale.fixed.target_low_priority_nodes,
+        usages,
+        settings.image_max_dedicated_nodes,
+        settings.image_max_low_priority_nodes,
+    )
+
+
+async def _account(memo: kopf.Memo, account_id: str) -> pool_plan.AccountInfo | None:
+    cached = memo.get("account")
+    if (
+        cached is not None
+        and cached[0] == account_id.lower()
+        and time.monotonic() - cached[1] < ACCOUNT_CACHE_SECONDS
+    ):
+        return cached[2]  # type: ignore[no-any-return]
+    found = await runtime.get().resources.get(account_id)
+    info = None
+    if found is not None:
+        props = found.get("properties") or {}
+        info = pool_plan.AccountInfo(
+            account_id, str(found.get("location") or ""), props.get("poolAllocationMode")
+        )
+        memo["account"] = (account_id.lower(), time.monotonic(), info)
+    return info
+
+
+async def _perform(plan: Plan) -> None:
+    resources = runtime.get().resources
+    match plan.action:
+        case CreatePool(resource_id=rid, params=params):
+            await resources.create_pool(rid, params)
+        case ResizePool(resource_id=rid, params=params) | UpdateAutoScale(resource_id=rid, params=params):
+            await resources.update_pool(rid, params)
+        case StopResize(resource_id=rid):
+            await resources.pool_action(rid, "stopResize")
+        case DeletePool(resource_id=rid):
+            await resources.begin_delete(rid)
+        case _:
+            pass  # Wait, Done, Stall, AdoptPool, Release: nothing to call.
+
+
+async def reconcile_once(
+    body: kopf.Body, memo: kopf.Memo, images: kopf.Index[Any, Any], claims: kopf.Index[Any, Any]
+) -> float | None:
+    rt = runtime.get()
+    meta = _meta(body)
+    now = datetime.now(UTC)
+    status = dict(body.get("status") or {})
+    try:
+        spec = BatchPoolSpec.model_validate(dict(body["spec"]))
+    except pydantic.ValidationError as exc:
+        plan = invalid_spec_plan(meta.generation, now, api.describe_validation_error(exc))
+        await report.publish(PLURAL, body, plan.conditions, plan.status)
+        return None
+    try:
+        pool_id = pool_plan.pool_resource_id(meta, spec)
+        account = await _account(memo, spec.account_id)
+        pool = await rt.resources.get(pool_id) if account is not None else None
+        image = resolve_image(meta.namespace, spec, images)
+        if pool is None and image.ready:
+            image = await describe_image(image)
+        verdict = image_limit_verdict(
+            f"{meta.namespace}/{meta.name}", meta.namespace, spec, image.image_id, claims, images
+        )
+        plan = pool_plan.plan_pool(meta, spec, status, image, account, pool, verdict, now, rt.settings)
+        if isinstance(plan.action, CheckImage):
+            exists = await rt.resources.get(plan.action.image_id) is not None
+            image = pool_plan.ResolvedImage(
+                image.image_id, location=image.location, target_regions=image.target_regions, exists=exists
+            )
+            plan = pool_plan.plan_pool(meta, spec, status, image, account, pool, verdict, now, rt.settings)
+        await _perform(plan)
+    except Exception as exc:
+        attempt = int(memo.get("errors", 0))
+        memo["errors"] = attempt + 1
+        conds, delay = report.error_plan(exc, meta.generation, now, attempt, "reconcile")
+        await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation})
+        return delay
+    memo["errors"] = 0
+    await report.publish(
+        PLURAL, body, plan.conditions, report.with_generation(plan, meta.generation), plan.warnings
+    )
+    return plan.requeue_after
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
+async def pool_loop(
+    *, stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, logger: kopf.Logger, **kwargs: Any
+) -> None:
+    """Reconcile until the pool is deleted or the operator stops; sleeps between Azure polls."""
+    managed_images: kopf.Index[Any, Any] = kwargs["managed_images"]
+    pool_claims: kopf.Index[Any, Any] = kwargs["pool_claims"]
+
+    async def once() -> float | None:
+        return await reconcile_once(body, memo, managed_images, pool_claims)
+
+    async def unexpected(exc: BaseException) -> float:
+        return runtime.get().settings.poll_fast_seconds
+
+    await loop.run(PLURAL, stopped, body, logger, once, unexpected)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+async def pool_delete(*, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """Finalizer: Delete removes the pool in Azure and waits until it is gone; Orphan leaves it."""
+    rt = runtime.get()
+    meta = _meta(body)
+    now = datetime.now(UTC)
+    status = dict(body.get("status") or {})
+    try:
+        spec = BatchPoolSpec.model_validate(dict(body["spec"]))
+    except pydantic.ValidationError:
+        return  # Never valid, so never created anything in Azure.
+    pool_id = status.get("poolId") or pool_plan.pool_resource_id(meta, spec)
+    try:
+        pool = await rt.resources.get(pool_id)
+        plan = pool_plan.plan_pool_delete(meta, spec, status, pool, now, rt.settings)
+        await _perform(plan)
+    except Exception as exc:
+        attempt = int(memo.get("delete_errors", 0))
+        memo["delete_errors"] = attempt + 1
+        conds, delay = report.error_plan(exc, meta.generation, now, attempt, "delete pool")
+        await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation})
+        raise kopf.TemporaryError(f"deleting pool {pool_id}: {exc}", delay=delay) from exc
+    if isinstance(plan.action, Release):
+        return
+    await report.publish(PLURAL, body, plan.conditions, report.with_generation(plan, meta.generation))
+    raise kopf.TemporaryError(f"waiting for pool {pool_id} to be deleted", delay=plan.requeue_after or 5)

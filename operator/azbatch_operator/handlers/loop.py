@@ -1,0 +1,89 @@
+"""The per-object reconcile loop every kind shares.
+
+Each object gets one kopf daemon: reconcile once, then sleep for as long as the planner asked,
+waking early when the spec changes (a new `metadata.generation` in the live body kopf keeps up to
+date from its watch), when a dependency nudges it, or when kopf stops the daemon (deletion,
+operator shutdown). Sleeping costs no API call, so polling adapts without spending ARM budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import kopf
+
+from azbatch_operator.kube import ObjectGone
+
+#: How often a sleeping loop looks at its live body for a spec change (in memory, no API call).
+CHANGE_CHECK_SECONDS = 0.5
+
+_nudges: dict[tuple[str, str, str], asyncio.Event] = {}
+
+
+def nudge(kind: str, namespace: str, name: str) -> None:
+    """Wake the loop of another object now (e.g. pools waiting for an image that became Ready)."""
+    event = _nudges.get((kind, namespace, name))
+    if event is not None:
+        event.set()
+
+
+async def sleep_until_change(
+    stopped: kopf.DaemonStopped,
+    body: kopf.Body,
+    seconds: float | None,
+    wake: asyncio.Event,
+) -> None:
+    """Sleep `seconds` (None: until a change), returning early on a change, a nudge or a stop."""
+    generation = body.get("metadata", {}).get("generation")
+    deadline = None if seconds is None else time.monotonic() + max(0.0, seconds)
+    while not stopped:
+        if body.get("metadata", {}).get("generation") != generation or wake.is_set():
+            break
+        if body.get("metadata", {}).get("deletionTimestamp"):
+            break
+        remaining = CHANGE_CHECK_SECONDS if deadline is None else deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=min(CHANGE_CHECK_SECONDS, remaining))
+    wake.clear()
+
+
+async def run(
+    kind: str,
+    stopped: kopf.DaemonStopped,
+    body: kopf.Body,
+    logger: logging.Logger | kopf.Logger,
+    reconcile_once: Callable[[], Awaitable[float | None]],
+    on_unexpected: Callable[[BaseException], Awaitable[float]],
+) -> None:
+    """Drive `reconcile_once` until the daemon is stopped.
+
+    `reconcile_once` returns the seconds until it wants to run again (None: only on a change).
+    Errors it did not turn into status are reported by `on_unexpected`, which returns a backoff.
+    """
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    key = (kind, namespace, name)
+    wake = _nudges.setdefault(key, asyncio.Event())
+    try:
+        while not stopped:
+            if body.get("metadata", {}).get("deletionTimestamp"):
+                return
+            delay: float | None
+            try:
+                delay = await reconcile_once()
+            except ObjectGone:
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # reported to status by on_unexpected
+                logger.warning(f"reconcile failed: {exc}")
+                delay = await on_unexpected(exc)
+            await sleep_until_change(stopped, body, delay, wake)
+    finally:
+        if _nudges.get(key) is wake:
+            del _nudges[key]

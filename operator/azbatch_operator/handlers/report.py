@@ -1,0 +1,88 @@
+"""Turning a plan (or a failed Azure call) into status, conditions and events.
+
+Status is written only when something in it changed, so a steady object costs no Kubernetes
+writes; events are posted only on transitions a user cares about (Ready/Stalled reason changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import kopf
+
+from azbatch_operator.azure.calls import AzureCallError
+from azbatch_operator.handlers import runtime
+from azbatch_operator.reconcile import conditions, errors, polling
+from azbatch_operator.reconcile.conditions import Condition
+from azbatch_operator.reconcile.errors import Category
+from azbatch_operator.reconcile.plan import Plan
+
+
+def is_ready(conds: Iterable[Condition]) -> bool:
+    ready = conditions.find(conds, conditions.READY)
+    return ready is not None and ready["status"] == "True"
+
+
+def _changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    return any(old.get(key) != value for key, value in new.items())
+
+
+def _headline(conds: list[Condition]) -> tuple[str, str, str] | None:
+    """(type, reason, message) of the condition that best describes the object right now."""
+    for type_ in (conditions.STALLED, conditions.READY, conditions.RECONCILING):
+        cond = conditions.find(conds, type_)
+        if cond and cond["status"] == "True":
+            return type_, cond["reason"], cond["message"]
+    ready = conditions.find(conds, conditions.READY)
+    return (conditions.READY, ready["reason"], ready["message"]) if ready else None
+
+
+async def publish(
+    plural: str,
+    body: kopf.Body,
+    new_conditions: tuple[Condition, ...] | list[Condition],
+    status: Mapping[str, Any],
+    warnings: tuple[str, ...] = (),
+) -> list[Condition]:
+    """Patch status (if changed) and post events for transitions; returns the merged conditions."""
+    old_status: Mapping[str, Any] = body.get("status") or {}
+    old_conditions: list[Condition] = list(old_status.get("conditions") or [])
+    merged = conditions.merge(old_conditions, list(new_conditions))
+    new_status = {**status, "conditions": merged}
+    if _changed(old_status, new_status):
+        meta = body["metadata"]
+        await runtime.get().status.patch_status(plural, meta["namespace"], meta["name"], new_status)
+    before, after = _headline(old_conditions), _headline(merged)
+    if after is not None and (before is None or before[:2] != after[:2]):
+        type_, reason, message = after
+        kind = "Warning" if type_ == conditions.STALLED else "Normal"
+        kopf.event(body, type=kind, reason=reason, message=message)
+        shared_before = conditions.find(old_conditions, conditions.IMAGE_SHARED)
+        if warnings and (shared_before is None or shared_before["status"] != "True"):
+            for warning in warnings:
+                kopf.warn(body, reason=conditions.Reason.IMAGE_SHARED, message=warning)
+    return merged
+
+
+def error_plan(
+    exc: BaseException, generation: int, now: datetime, attempt: int, action: str
+) -> tuple[list[Condition], float]:
+    """Conditions and a retry delay for a failure the planners never saw (a failed Azure call)."""
+    settings = runtime.get().settings
+    if isinstance(exc, AzureCallError):
+        classification = exc.classification
+    else:
+        classification = errors.classify(None, type(exc).__name__, str(exc) or repr(exc))
+    message = errors.describe(classification, exc.operation if isinstance(exc, AzureCallError) else action)
+    delay = polling.after_error(classification, attempt, settings, runtime.get().rng)
+    if classification.category in (Category.THROTTLED, Category.RETRIABLE, Category.NOT_FOUND):
+        conds = conditions.progressing(generation, now, classification.reason, message)
+    else:
+        conds = conditions.stalled(generation, now, classification.reason, message)
+    return conds, polling.slow(settings) if delay is None else delay
+
+
+def with_generation(plan: Plan, generation: int) -> dict[str, Any]:
+    return {**plan.status, "observedGeneration": generation}

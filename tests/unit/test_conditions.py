@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from azbatch_operator.reconcile import conditions
+from azbatch_operator.reconcile.conditions import Reason
+from tests.unit.builders import NOW
+
+pytestmark = pytest.mark.unit
+
+
+def by_type(conds: list[conditions.Condition]) -> dict[str, conditions.Condition]:
+    return {c["type"]: c for c in conds}
+
+
+def test_triads_are_consistent() -> None:
+    r = by_type(conditions.ready(3, NOW))
+    assert (r["Ready"]["status"], r["Reconciling"]["status"], r["Stalled"]["status"]) == (
+        "True",
+        "False",
+        "False",
+    )
+    assert r["Ready"]["reason"] == "Succeeded"
+    assert r["Ready"]["observedGeneration"] == 3
+    assert r["Ready"]["lastTransitionTime"] == "2026-01-02T03:04:05Z"
+
+    p = by_type(conditions.progressing(1, NOW, Reason.RESIZING, "12/800"))
+    assert (p["Ready"]["status"], p["Reconciling"]["status"], p["Stalled"]["status"]) == (
+        "False",
+        "True",
+        "False",
+    )
+    assert p["Reconciling"]["message"] == "12/800"
+
+    s = by_type(conditions.stalled(1, NOW, Reason.QUOTA_EXCEEDED, "raise the quota"))
+    assert (s["Ready"]["status"], s["Reconciling"]["status"], s["Stalled"]["status"]) == (
+        "False",
+        "False",
+        "True",
+    )
+    assert s["Stalled"]["reason"] == "QuotaExceeded"
+
+    d = by_type(conditions.deleting(1, NOW, "deleting pool"))
+    assert d["Ready"]["reason"] == "Deleting"
+
+
+def test_unknown_status_and_naive_time() -> None:
+    assert conditions.condition("X", None, "R", "", 1, NOW)["status"] == "Unknown"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        conditions.rfc3339(datetime(2026, 1, 1))
+
+
+def test_reasons_cover_design() -> None:
+    design = [
+        "Creating",
+        "Resizing",
+        "ResizeRetry",
+        "Succeeded",
+        "InvalidSpec",
+        "ImageNotFound",
+        "ImageNotReady",
+        "ImageInUse",
+        "ImageRegionMismatch",
+        "ImageNodeLimitExceeded",
+        "PreflightFailed",
+        "QuotaExceeded",
+        "ResizeRetriesExhausted",
+        "AccessDenied",
+        "Throttled",
+        "AzureError",
+        "Deleting",
+    ]
+    assert set(design) <= {r.value for r in Reason}
+
+
+def test_merge_keeps_transition_time_when_status_unchanged() -> None:
+    old = conditions.progressing(1, NOW, Reason.CREATING, "creating")
+    later = NOW + timedelta(minutes=5)
+    merged = by_type(conditions.merge(old, conditions.progressing(2, later, Reason.RESIZING, "resizing")))
+    assert merged["Ready"]["lastTransitionTime"] == "2026-01-02T03:04:05Z"
+    assert merged["Ready"]["reason"] == "Resizing"
+    assert merged["Ready"]["observedGeneration"] == 2
+    merged = by_type(conditions.merge(old, conditions.ready(2, later)))
+    assert merged["Ready"]["lastTransitionTime"] == "2026-01-02T03:09:05Z"
+    assert merged["Stalled"]["lastTransitionTime"] == "2026-01-02T03:04:05Z"
+
+
+def test_merge_keeps_other_types() -> None:
+    extra = conditions.condition("ImageShared", True, "ImageShared", "", 1, NOW)
+    merged = conditions.merge([extra], conditions.ready(1, NOW))
+    assert [c["type"] for c in merged] == ["ImageShared", "Ready", "Reconciling", "Stalled"]
+
+
+statuses = st.sampled_from([True, False, None])
+
+
+@settings(max_examples=100)
+@given(
+    old=st.lists(statuses, min_size=3, max_size=3),
+    new=st.lists(statuses, min_size=3, max_size=3),
+    minutes=st.integers(1, 10_000),
+)
+def test_merge_property(old: list[bool | None], new: list[bool | None], minutes: int) -> None:
+    types = ["Ready", "Reconciling", "Stalled"]
+    later = NOW + timedelta(minutes=minutes)
+    before = [conditions.condition(t, s, "A", "", 1, NOW) for t, s in zip(types, old, strict=True)]
+    after = [conditions.condition(t, s, "B", "", 2, later) for t, s in zip(types, new, strict=True)]
+    merged = by_type(conditions.merge(before, after))
+    for t, o, n in zip(types, old, new, strict=True):
+        expected = NOW if o == n else later
+        assert conditions.parse_rfc3339(merged[t]["lastTransitionTime"]) == expected.astimezone(UTC)
+        assert merged[t]["reason"] == "B"

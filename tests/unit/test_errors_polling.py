@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from azbatch_operator.reconcile import errors, polling
+from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.errors import Category
+from azbatch_operator.settings import Settings
+from tests.unit.builders import NOW
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "category", "reason"),
+    [
+        (400, "InvalidParameter", Category.TERMINAL, Reason.INVALID_SPEC),
+        (400, None, Category.TERMINAL, Reason.AZURE_ERROR),
+        (401, None, Category.FORBIDDEN, Reason.ACCESS_DENIED),
+        (403, "AuthorizationFailed", Category.FORBIDDEN, Reason.ACCESS_DENIED),
+        (404, None, Category.NOT_FOUND, Reason.AZURE_ERROR),
+        (404, "ResourceNotFound", Category.NOT_FOUND, Reason.AZURE_ERROR),
+        (409, None, Category.RETRIABLE, Reason.AZURE_ERROR),
+        (409, "PropertyCannotBeUpdated", Category.TERMINAL, Reason.INVALID_SPEC),
+        (409, "PoolQuotaReached", Category.TERMINAL, Reason.QUOTA_EXCEEDED),
+        (429, None, Category.THROTTLED, Reason.THROTTLED),
+        (429, "BadRequest", Category.THROTTLED, Reason.THROTTLED),
+        (503, None, Category.RETRIABLE, Reason.AZURE_ERROR),
+        (500, "InternalServerError", Category.RETRIABLE, Reason.AZURE_ERROR),
+        (None, None, Category.RETRIABLE, Reason.AZURE_ERROR),
+        (400, "accountcorequotareached", Category.TERMINAL, Reason.QUOTA_EXCEEDED),
+    ],
+)
+def test_classify(status: int | None, code: str | None, category: Category, reason: Reason) -> None:
+    result = errors.classify(status, code, "msg")
+    assert (result.category, result.reason) == (category, reason)
+    assert result.transient == (category in (Category.RETRIABLE, Category.THROTTLED))
+
+
+def test_retry_after_forms() -> None:
+    assert errors.parse_retry_after("30", NOW) == 30
+    http_date = (NOW + timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert errors.parse_retry_after(http_date, NOW) == 90
+    assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", NOW) == 0
+    assert errors.parse_retry_after("soon", NOW) is None
+    assert errors.parse_retry_after(None, NOW) is None
+    assert errors.classify(429, None, retry_after="12", now=NOW).retry_after == 12
+
+
+def test_describe_says_what_to_do() -> None:
+    text = errors.describe(errors.classify(403, "AuthorizationFailed", "no access"), "GET image")
+    assert "AuthorizationFailed: no access" in text
+    assert "grant" in text
+
+
+S = Settings(retry_base_seconds=5, retry_max_seconds=300, jitter_fraction=0.1)
+
+
+def test_backoff_grows_and_caps() -> None:
+    delays = [polling.backoff(n, S) for n in range(10)]
+    assert delays[:4] == [5, 10, 20, 40]
+    assert delays[-1] == 300
+    assert delays == sorted(delays)
+
+
+def test_jitter_is_bounded_and_seeded() -> None:
+    a = [polling.backoff(3, S, random.Random(7)) for _ in range(3)]
+    b = [polling.backoff(3, S, random.Random(7)) for _ in range(3)]
+    assert a == b
+    for n in range(20):
+        d = polling.backoff(n, S, random.Random(n))
+        assert polling.backoff(n, S) <= d <= polling.backoff(n, S) * 1.1
+    assert S.poll_slow_seconds <= polling.slow(S, random.Random(1)) <= S.poll_slow_seconds * 1.1
+
+
+def test_after_error_honours_retry_after() -> None:
+    throttled = errors.classify(429, None, retry_after="120", now=NOW)
+    assert polling.after_error(throttled, 0, S) == 120
+    assert polling.after_error(errors.classify(503, None), 2, S) == 20
+    assert polling.after_error(errors.classify(403, None), 0, S) == S.poll_slow_seconds
+    assert polling.after_error(errors.classify(404, None), 0, S) is None
+
+
+def test_fast_slow_until() -> None:
+    assert polling.fast(S) < polling.slow(S)
+    assert polling.until(0.2, S) == 1
+    assert polling.until(10_000, S) == S.poll_slow_seconds
+
+
+def test_http_date_needs_a_clock() -> None:
+    assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", None) is None
+    assert errors.classify(429, None, retry_after="7").retry_after == 7

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from azbatch_operator.api import ManagedImageSpec
+from azbatch_operator.reconcile import arm_ids, names
+from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.image_delete import ObservedForDelete, plan_image_delete
+from azbatch_operator.reconcile.plan import DeleteResource, Plan, Release, Stall, Wait
+from azbatch_operator.settings import Settings
+from tests.unit.builders import META, NOW, RG, VM_ID, arm
+
+pytestmark = pytest.mark.unit
+
+SPEC = ManagedImageSpec.model_validate(
+    {"resourceGroup": "images-rg", "location": "westeurope", "source": {"virtualMachine": {"id": VM_ID}}}
+)
+OURS = names.owner_tags(META)
+IMG = f"{RG}/providers/Microsoft.Compute/images/img"
+VER = f"{RG}/providers/Microsoft.Compute/galleries/g/images/d/versions/1.0.0"
+SNAP = f"{RG}/providers/Microsoft.Compute/snapshots/s-os"
+USER_SNAP = f"{RG}/providers/Microsoft.Compute/snapshots/users-own"
+
+
+def run(
+    observed: ObservedForDelete,
+    used_by: list[str] | None = None,
+    spec: ManagedImageSpec = SPEC,
+    status: dict[str, Any] | None = None,
+) -> Plan:
+    return plan_image_delete(META, spec, status or {}, observed, used_by or [], NOW, Settings())
+
+
+def everything() -> ObservedForDelete:
+    return ObservedForDelete(
+        gallery_version=arm(VER, tags=OURS),
+        image=arm(IMG, tags=OURS),
+        snapshots={SNAP.lower(): arm(SNAP, tags=OURS), USER_SNAP.lower(): arm(USER_SNAP)},
+    )
+
+
+def test_blocked_while_pools_use_it() -> None:
+    p = run(everything(), ["ns/b", "ns/a"])
+    assert isinstance(p.action, Stall)
+    assert p.action.reason is Reason.IMAGE_IN_USE
+    assert "ns/a, ns/b" in p.action.message
+
+
+def test_orphan_releases_without_deleting() -> None:
+    orphan = SPEC.model_copy(update={"deletion_policy": "Orphan"})
+    assert isinstance(run(everything(), spec=orphan).action, Release)
+
+
+def test_order_version_image_snapshots_then_release() -> None:
+    observed = everything()
+    seen = []
+    for _ in range(5):
+        p = run(observed)
+        if isinstance(p.action, Release):
+            break
+        assert isinstance(p.action, DeleteResource)
+        seen.append(p.action.kind)
+        gone = p.action.resource_id.lower()
+        observed = ObservedForDelete(
+            gallery_version=None if arm_ids.same(gone, VER) else observed.gallery_version,
+            image=None if arm_ids.same(gone, IMG) else observed.image,
+            snapshots={k: v for k, v in observed.snapshots.items() if k != gone},
+        )
+    assert seen == [arm_ids.GALLERY_IMAGE_VERSION, arm_ids.MANAGED_IMAGE, arm_ids.SNAPSHOT]
+    assert isinstance(p.action, Release)  # the user's own snapshot was never touched
+
+
+def test_waits_for_deleting_resource() -> None:
+    p = run(ObservedForDelete(image=arm(IMG, "Deleting", OURS)))
+    assert isinstance(p.action, Wait)
+
+
+def test_just_requested_delete_is_confirmed_before_next() -> None:
+    first = run(ObservedForDelete(image=arm(IMG, tags=OURS)))
+    assert isinstance(first.action, DeleteResource)
+    second = run(ObservedForDelete(image=arm(IMG, tags=OURS)), status=dict(first.status))
+    assert isinstance(second.action, Wait)

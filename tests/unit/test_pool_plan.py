@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from azbatch_operator.api import BatchPoolSpec
+from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.image_limits import check_image_limits
+from azbatch_operator.reconcile.names import ObjectMeta
+from azbatch_operator.reconcile.plan import (
+    AdoptPool,
+    CreatePool,
+    DeletePool,
+    Done,
+    Plan,
+    Release,
+    ResizePool,
+    Stall,
+    StopResize,
+    UpdateAutoScale,
+    Wait,
+)
+from azbatch_operator.reconcile.pool_plan import (
+    AccountInfo,
+    ResolvedImage,
+    plan_pool,
+    plan_pool_delete,
+    pool_resource_id,
+)
+from azbatch_operator.settings import Settings
+from tests.unit.builders import ACCOUNT_ID, GALLERY_ID, NOW, RG, pool
+
+pytestmark = pytest.mark.unit
+
+META = ObjectMeta("team-a", "render", "uid-1")
+VERSION = f"{GALLERY_ID}/images/render-node/versions/1.0.0"
+IMAGE = ResolvedImage(VERSION, target_regions=("westeurope",))
+ACCOUNT = AccountInfo(ACCOUNT_ID, "westeurope", "BatchService")
+POOL_ID = f"{ACCOUNT_ID}/pools/render"
+S = Settings()
+
+
+def spec(**overrides: Any) -> BatchPoolSpec:
+    body: dict[str, Any] = {
+        "accountId": ACCOUNT_ID,
+        "vmSize": "Standard_D4s_v5",
+        "nodeAgentSkuId": "batch.node.ubuntu 22.04",
+        "image": {"managedImageRef": {"name": "render-node-v1"}},
+        "scale": {"fixed": {"targetDedicatedNodes": 800}},
+    }
+    body.update(overrides)
+    return BatchPoolSpec.model_validate(body)
+
+
+SPEC = spec()
+
+
+def run(
+    observed: dict[str, Any] | None,
+    status: dict[str, Any] | None = None,
+    image: ResolvedImage = IMAGE,
+    account: AccountInfo | None = ACCOUNT,
+    s: BatchPoolSpec = SPEC,
+    limit: Any = None,
+) -> Plan:
+    return plan_pool(META, s, status or {}, image, account, observed, limit, NOW, S)
+
+
+def ours(**kw: Any) -> dict[str, Any]:
+    return pool(image_id=VERSION, **kw)
+
+
+def test_pool_id() -> None:
+    assert pool_resource_id(META, SPEC) == POOL_ID
+
+
+def test_create_body_in_arm_shape() -> None:
+    p = run(None)
+    assert isinstance(p.action, CreatePool)
+    props = p.action.params["properties"]
+    vmc = props["deploymentConfiguration"]["virtualMachineConfiguration"]
+    assert vmc == {"imageReference": {"id": VERSION}, "nodeAgentSkuId": "batch.node.ubuntu 22.04"}
+    assert props["scaleSettings"]["fixedScale"] == {
+        "targetDedicatedNodes": 800,
+        "targetLowPriorityNodes": 0,
+        "resizeTimeout": "PT25M",
+        "nodeDeallocationOption": "Requeue",
+    }
+    assert p.status["poolId"] == POOL_ID
+    assert p.status["accountPoolAllocationMode"] == "BatchService"
+    assert p.status["resizeAttempts"] == 1
+
+
+def test_autoscale_create_body() -> None:
+    s = spec(scale={"auto": {"formula": "$TargetDedicatedNodes=2;"}})
+    p = run(None, s=s)
+    assert isinstance(p.action, CreatePool)
+    assert p.action.params["properties"]["scaleSettings"] == {
+        "autoScale": {"formula": "$TargetDedicatedNodes=2;", "evaluationInterval": "PT15M"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("image", "reason", "action"),
+    [
+        (
+            ResolvedImage(None, ready=False, reason=Reason.IMAGE_NOT_READY, message="building"),
+            Reason.IMAGE_NOT_READY,
+            Wait,
+        ),
+        (
+            ResolvedImage(None, ready=False, reason=Reason.IMAGE_NOT_FOUND, message="gone"),
+            Reason.IMAGE_NOT_FOUND,
+            Stall,
+        ),
+        (
+            ResolvedImage(None, ready=False, reason=Reason.ACCESS_DENIED, message="403"),
+            Reason.ACCESS_DENIED,
+            Stall,
+        ),
+        (ResolvedImage(VERSION, target_regions=("eastus",)), Reason.IMAGE_REGION_MISMATCH, Stall),
+        (
+            ResolvedImage("/subscriptions/other/resourceGroups/g/providers/Microsoft.Compute/images/i"),
+            Reason.IMAGE_REGION_MISMATCH,
+            Stall,
+        ),
+        (
+            ResolvedImage(f"{RG}/providers/Microsoft.Compute/images/i", location="East US"),
+            Reason.IMAGE_REGION_MISMATCH,
+            Stall,
+        ),
+    ],
+)
+def test_checks_before_create(image: ResolvedImage, reason: Reason, action: type) -> None:
+    p = run(None, image=image)
+    assert isinstance(p.action, action)
+    ready = next(c for c in p.conditions if c["type"] == "Ready")
+    assert ready["reason"] == reason
+    assert ready["status"] == "False"
+
+
+def test_same_region_managed_image_is_accepted() -> None:
+    image = ResolvedImage(f"{RG}/providers/Microsoft.Compute/images/i", location="West Europe")
+    assert isinstance(run(None, image=image).action, CreatePool)
+
+
+def test_limit_refuses_create_and_warns_when_shared() -> None:
+    over = check_image_limits("team-a/render", "k", 800, 0, [], 500, 1000)
+    p = run(None, limit=over)
+    assert isinstance(p.action, Stall)
+    assert p.action.reason is Reason.IMAGE_NODE_LIMIT_EXCEEDED
+    from azbatch_operator.reconcile.image_limits import PoolUsage
+
+    shared = check_image_limits("team-a/render", "k", 800, 0, [PoolUsage("team-b/x", "k", 10, 0)], 2500, 1000)
+    p = run(None, limit=shared)
+    assert isinstance(p.action, CreatePool)
+    flag = next(c for c in p.conditions if c["type"] == "ImageShared")
+    assert flag["status"] == "True"
+    assert "team-b/x" in p.warnings[0]
+
+
+def test_account_missing_or_bad_spec() -> None:
+    assert isinstance(run(None, account=None).action, Stall)
+    bad = spec(accountId=f"{RG}/providers/Microsoft.Compute/images/x")
+    p = run(None, s=bad)
+    assert isinstance(p.action, Stall)
+    assert p.action.reason is Reason.INVALID_SPEC
+
+
+def test_existing_matching_pool_is_adopted_never_put() -> None:
+    p = run(ours(current=(800, 0), target=(800, 0)))
+    assert isinstance(p.action, AdoptPool)
+    assert p.status["poolId"] == POOL_ID
+    done = run(ours(current=(800, 0), target=(800, 0)), status={"poolId": POOL_ID.upper()})
+    assert isinstance(done.action, Done)
+    assert done.status["currentDedicatedNodes"] == 800
+
+
+def test_existing_pool_with_other_immutables_stalls() -> None:
+    p = run(pool(image_id="/subscriptions/s/other", vm_size="Standard_F2"))
+    assert isinstance(p.action, Stall)
+    assert p.action.reason is Reason.INVALID_SPEC
+    assert "vmSize is Standard_F2" in p.action.message
+    assert "image is /subscriptions/s/other" in p.action.message
+
+
+def test_fixed_pool_delegates_to_resize_planner() -> None:
+    status = {"poolId": POOL_ID, "resizeAttempts": 1}
+    p = run(ours(state="Resizing", current=(10, 0), target=(400, 0)), status=status)
+    assert isinstance(p.action, StopResize)
+    p = run(ours(current=(400, 0), target=(400, 0)), status=status)
+    assert isinstance(p.action, ResizePool)
+    assert p.status["poolId"] == POOL_ID
+    assert p.status["allocationState"] == "Steady"
+
+
+def test_autoscale_update_and_done() -> None:
+    s = spec(scale={"auto": {"formula": "$TargetDedicatedNodes=5;"}})
+    status = {"poolId": POOL_ID}
+    p = run(ours(target=None), status=status, s=s)
+    assert isinstance(p.action, UpdateAutoScale)
+    assert (
+        p.action.params["properties"]["scaleSettings"]["autoScale"]["formula"] == "$TargetDedicatedNodes=5;"
+    )
+    p = run(ours(state="Resizing", target=(3, 0)), status=status, s=s)
+    assert isinstance(p.action, StopResize)
+    same = spec(scale={"auto": {"formula": "$TargetDedicatedNodes=1;"}})
+    assert isinstance(run(ours(target=None), status=status, s=same).action, Done)
+
+
+def test_pool_being_deleted_waits() -> None:
+    p = run(ours(provisioning="Deleting"), status={"poolId": POOL_ID})
+    assert isinstance(p.action, Wait)
+
+
+def test_delete_plan() -> None:
+    status = {"poolId": POOL_ID}
+    assert isinstance(plan_pool_delete(META, SPEC, status, ours(), NOW, S).action, DeletePool)
+    assert isinstance(
+        plan_pool_delete(META, SPEC, status, ours(provisioning="Deleting"), NOW, S).action, Wait
+    )
+    assert isinstance(plan_pool_delete(META, SPEC, status, None, NOW, S).action, Release)
+    assert isinstance(plan_pool_delete(META, SPEC, {}, ours(), NOW, S).action, Release)  # never ours
+    orphan = spec(deletionPolicy="Orphan")
+    assert isinstance(plan_pool_delete(META, orphan, status, ours(), NOW, S).action, Release)

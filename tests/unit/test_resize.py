@@ -1,0 +1,263 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from azbatch_operator.api.batch_pool import FixedScale, ResizeRetry
+from azbatch_operator.reconcile.conditions import Reason, rfc3339
+from azbatch_operator.reconcile.image_limits import check_image_limits
+from azbatch_operator.reconcile.plan import CheckImage, Done, Plan, ResizePool, Stall, StopResize, Wait
+from azbatch_operator.reconcile.resize import PoolObservation, plan_resize
+from azbatch_operator.settings import Settings
+from tests.unit.builders import NOW
+
+pytestmark = pytest.mark.unit
+
+S = Settings(poll_fast_seconds=15, poll_slow_seconds=600, quota_recheck_seconds=300)
+POOL = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Batch/batchAccounts/a/pools/p"
+IMAGE = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/images/i"
+FIXED = FixedScale(target_dedicated_nodes=800)
+RETRY = ResizeRetry(max_attempts=3, backoff_seconds=60)
+
+
+def obs(
+    state: str = "Steady",
+    current: tuple[int, int] = (0, 0),
+    target: tuple[int, int] | None = (800, 0),
+    code: str | None = None,
+    since: datetime = NOW - timedelta(seconds=120),
+) -> PoolObservation:
+    return PoolObservation(
+        allocation_state=state,
+        current_dedicated=current[0],
+        current_low_priority=current[1],
+        target_dedicated=None if target is None else target[0],
+        target_low_priority=None if target is None else target[1],
+        allocation_state_transition_time=rfc3339(since),
+        errors=((code, f"{code} happened"),) if code else (),
+    )
+
+
+def run(
+    o: PoolObservation,
+    attempts: int = 1,
+    now: datetime = NOW,
+    image_exists: bool | None = None,
+    fixed: FixedScale = FIXED,
+    retry: ResizeRetry = RETRY,
+    limit: Any = None,
+) -> Plan:
+    return plan_resize(
+        1, POOL, IMAGE, fixed, retry, {"resizeAttempts": attempts}, o, limit, image_exists, now, S
+    )
+
+
+def test_steady_at_target_is_done_and_slow() -> None:
+    p = run(obs(current=(800, 0)), attempts=2)
+    assert isinstance(p.action, Done)
+    assert p.status["resizeAttempts"] == 0
+    assert p.requeue_after == S.poll_slow_seconds
+
+
+def test_resizing_toward_target_waits_fast() -> None:
+    p = run(obs("Resizing", current=(100, 0)))
+    assert isinstance(p.action, Wait)
+    assert p.requeue_after == S.poll_fast_seconds
+    assert "100 dedicated" in next(c for c in p.conditions if c["type"] == "Reconciling")["message"]
+
+
+def test_target_change_while_resizing_stops_first_then_resizes() -> None:
+    p = run(obs("Resizing", current=(100, 0), target=(500, 0)))
+    assert isinstance(p.action, StopResize)
+    p = run(obs("Stopping", current=(100, 0), target=(500, 0)))
+    assert isinstance(p.action, Wait)
+    p = run(obs("Steady", current=(120, 0), target=(500, 0)), attempts=2)
+    assert isinstance(p.action, ResizePool)
+    assert (p.action.target_dedicated_nodes, p.status["resizeAttempts"]) == (800, 1)
+    assert p.action.params["properties"]["scaleSettings"]["fixedScale"]["resizeTimeout"] == "PT25M"
+
+
+def test_timed_out_resize_retries_after_backoff() -> None:
+    early = run(obs(current=(400, 0), code="AllocationTimedOut", since=NOW - timedelta(seconds=20)))
+    assert isinstance(early.action, Wait)
+    assert early.action.seconds == pytest.approx(40)
+    assert early.action.reason is Reason.RESIZE_RETRY
+    assert early.status["lastResizeError"]["code"] == "AllocationTimedOut"
+    p = run(obs(current=(400, 0), code="AllocationTimedOut"))
+    assert isinstance(p.action, ResizePool)
+    assert p.status["resizeAttempts"] == 2
+
+
+def test_unrequested_stop_counts_as_resize_stopped() -> None:
+    p = run(obs(current=(400, 0)), attempts=1)
+    assert isinstance(p.action, ResizePool)
+    assert p.status["lastResizeError"]["code"] == "ResizeStopped"
+
+
+def test_retries_exhausted() -> None:
+    p = run(obs(current=(400, 0), code="AllocationTimedOut"), attempts=3)
+    assert isinstance(p.action, Stall)
+    assert p.action.reason is Reason.RESIZE_RETRIES_EXHAUSTED
+    assert "400 dedicated" in p.action.message
+    unlimited = run(
+        obs(current=(400, 0), code="AllocationTimedOut"), attempts=99, retry=ResizeRetry(max_attempts=0)
+    )
+    assert isinstance(unlimited.action, ResizePool)
+
+
+def test_allocation_failed_checks_image() -> None:
+    p = run(obs(current=(400, 0), code="AllocationFailed"))
+    assert isinstance(p.action, CheckImage)
+    assert p.action.image_id == IMAGE
+    gone = run(obs(current=(400, 0), code="AllocationFailed"), image_exists=False)
+    assert isinstance(gone.action, Stall)
+    assert gone.action.reason is Reason.IMAGE_NOT_FOUND
+    assert "whole life" in gone.action.message
+    present = run(obs(current=(400, 0), code="AllocationFailed"), image_exists=True)
+    assert isinstance(present.action, ResizePool)
+
+
+@pytest.mark.parametrize("code", ["AccountCoreQuotaReached", "AccountLowPriorityCoreQuotaReached"])
+def test_quota_stalls_then_rechecks_without_counting(code: str) -> None:
+    p = run(obs(current=(400, 0), code=code, since=NOW - timedelta(seconds=100)), attempts=3)
+    assert isinstance(p.action, Stall)
+    assert p.action.reason is Reason.QUOTA_EXCEEDED
+    assert p.requeue_after == pytest.approx(200)
+    assert "core quota" in p.action.message
+    later = run(obs(current=(400, 0), code=code, since=NOW - timedelta(seconds=301)), attempts=3)
+    assert isinstance(later.action, ResizePool)
+    assert later.status["resizeAttempts"] == 3
+
+
+def test_limit_refuses_growth_but_not_shrink() -> None:
+    over = check_image_limits("ns/p", "k", 800, 0, [], 500, 1000)
+    p = run(obs(current=(100, 0), target=(100, 0)), limit=over)
+    assert isinstance(p.action, Stall)
+    assert p.action.reason is Reason.IMAGE_NODE_LIMIT_EXCEEDED
+    shrink = run(obs(current=(900, 0), target=(900, 0)), limit=over)
+    assert isinstance(shrink.action, ResizePool)
+
+
+def test_simulated_pool_reaches_target_after_retries() -> None:
+    """A fake pool that gains 300 nodes per resize and then times out: the planner keeps resizing."""
+    retry = ResizeRetry(max_attempts=10, backoff_seconds=60)
+    now, current, target, state, status = NOW, 0, (0, 0), "Steady", {"resizeAttempts": 0}
+    since = now
+    resizes = 0
+    for _ in range(200):
+        o = obs(
+            state,
+            (current, 0),
+            target,
+            "AllocationTimedOut" if state == "Steady" and current else None,
+            since,
+        )
+        p = plan_resize(1, POOL, IMAGE, FIXED, retry, status, o, None, None, now, S)
+        status = {**status, **p.status}
+        if isinstance(p.action, Done):
+            break
+        if isinstance(p.action, ResizePool):
+            resizes += 1
+            target, state = (p.action.target_dedicated_nodes, 0), "Resizing"
+        elif state == "Resizing":
+            current, state, since = min(800, current + 300), "Steady", now
+        now += timedelta(seconds=p.requeue_after or 15)
+    assert isinstance(p.action, Done)
+    assert current == 800
+    assert resizes == 3
+
+
+# --- properties ------------------------------------------------------------------------------------
+counts = st.integers(0, 3000)
+observations = st.builds(
+    PoolObservation,
+    allocation_state=st.sampled_from(["Steady", "Resizing", "Stopping"]),
+    current_dedicated=counts,
+    current_low_priority=st.integers(0, 1000),
+    target_dedicated=st.one_of(st.none(), counts),
+    target_low_priority=st.one_of(st.none(), st.integers(0, 1000)),
+    allocation_state_transition_time=st.sampled_from(
+        [None, rfc3339(NOW - timedelta(seconds=30)), rfc3339(NOW - timedelta(hours=1))]
+    ),
+    errors=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "AllocationTimedOut",
+                    "AllocationFailed",
+                    "AccountCoreQuotaReached",
+                    "ResizeStopped",
+                    "Other",
+                ]
+            ),
+            st.just("m"),
+        ),
+        max_size=1,
+    ).map(tuple),
+)
+
+
+@settings(max_examples=300)
+@given(
+    o=observations,
+    ded=counts,
+    low=st.integers(0, 1000),
+    attempts=st.integers(0, 12),
+    max_attempts=st.integers(0, 10),
+    image_exists=st.sampled_from([None, True, False]),
+)
+def test_planner_invariants(
+    o: PoolObservation, ded: int, low: int, attempts: int, max_attempts: int, image_exists: bool | None
+) -> None:
+    fixed = FixedScale(target_dedicated_nodes=ded, target_low_priority_nodes=low)
+    retry = ResizeRetry(max_attempts=max_attempts, backoff_seconds=60)
+    p = plan_resize(1, POOL, IMAGE, fixed, retry, {"resizeAttempts": attempts}, o, None, image_exists, NOW, S)
+    assert isinstance(p.action, Done | Stall | Wait | ResizePool | StopResize | CheckImage)
+    if isinstance(p.action, ResizePool):
+        # never above (or below) the spec's target, never past the attempt budget
+        assert (p.action.target_dedicated_nodes, p.action.target_low_priority_nodes) == (ded, low)
+        if max_attempts and attempts < max_attempts:
+            assert p.status["resizeAttempts"] <= max_attempts
+        assert o.allocation_state == "Steady"
+    if o.allocation_state == "Resizing" and (o.target_dedicated, o.target_low_priority) != (ded, low):
+        assert isinstance(p.action, StopResize)
+    if isinstance(p.action, StopResize):
+        assert o.allocation_state == "Resizing"
+    is_done = o.allocation_state == "Steady" and (o.current_dedicated, o.current_low_priority) == (
+        ded,
+        low,
+    ) == (o.target_dedicated, o.target_low_priority)
+    assert isinstance(p.action, Done) == is_done
+    if isinstance(p.action, CheckImage):
+        assert image_exists is None
+    assert p.requeue_after is None or p.requeue_after > 0
+    states = {c["type"]: c["status"] for c in p.conditions}
+    assert list(states.values()).count("True") == 1
+
+
+@settings(max_examples=100)
+@given(max_attempts=st.integers(1, 8), backoff=st.integers(0, 300))
+def test_retry_budget_is_never_exceeded(max_attempts: int, backoff: int) -> None:
+    """A pool that never grows: the planner issues exactly max_attempts resizes, then stalls."""
+    retry = ResizeRetry(max_attempts=max_attempts, backoff_seconds=backoff)
+    now, status, state, target, since = NOW, {"resizeAttempts": 0}, "Steady", (0, 0), NOW
+    resizes = 0
+    for _ in range(10 * max_attempts + 10):
+        o = obs(state, (0, 0), target, "AllocationTimedOut" if target != (0, 0) else None, since)
+        p = plan_resize(1, POOL, IMAGE, FIXED, retry, status, o, None, None, now, S)
+        status = {**status, **p.status}
+        if isinstance(p.action, Stall):
+            break
+        if isinstance(p.action, ResizePool):
+            resizes += 1
+            target, state = (800, 0), "Resizing"
+        elif state == "Resizing":
+            state, since = "Steady", now
+        now += timedelta(seconds=p.requeue_after or 1)
+    assert isinstance(p.action, Stall)
+    assert p.action.reason is Reason.RESIZE_RETRIES_EXHAUSTED
+    assert resizes == max_attempts
