@@ -7,6 +7,7 @@ here, with the same credentials kopf logged in with (`kopf.login_with_*`, public
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import ssl
@@ -35,7 +36,9 @@ class Connection:
 
 
 def _as_bytes(data: str | bytes) -> bytes:
-    return data.encode() if isinstance(data, str) else data
+    """PEM bytes from kopf's inline data, which keeps a kubeconfig's base64 encoding as is."""
+    raw = data.encode() if isinstance(data, str) else data
+    return raw if raw.lstrip().startswith(b"-----BEGIN") else base64.b64decode(raw)
 
 
 def connection_from(info: Any) -> Connection:

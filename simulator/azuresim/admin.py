@@ -59,6 +59,11 @@ class AdminClient:
         result: JSON = self._call("GET", "/_sim/world")
         return result
 
+    def env(self) -> dict[str, str]:
+        """The AZURE_* variables for the first tenant's first principal and first subscription."""
+        result: dict[str, str] = self._call("GET", "/_sim/env")
+        return result
+
     def health(self) -> bool:
         try:
             return bool(self._call("GET", "/_sim/health"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, deque
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -69,10 +70,12 @@ class AdminApi:
         self.faults = faults
         self.stats = stats
         self.on_change = on_change
+        self.env_provider: Callable[[], dict[str, str]] | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/_sim/health", self.health),
+            web.get("/_sim/env", self.env),
             web.post("/_sim/seed", self.seed),
             web.get("/_sim/world", self.config),
             web.get("/_sim/resources", self.list_resources),
@@ -97,6 +100,14 @@ class AdminApi:
             raise web.HTTPBadRequest(
                 text=json.dumps({"error": f"invalid JSON: {exc}"}), content_type="application/json"
             ) from exc
+
+    async def env(self, request: web.Request) -> web.Response:
+        if self.env_provider is None:
+            return json_response({"error": "not started"}, status=503)
+        try:
+            return json_response(self.env_provider())
+        except LookupError as exc:
+            return json_response({"error": str(exc)}, status=409)
 
     async def health(self, request: web.Request) -> web.Response:
         return json_response({"status": "ok"})

@@ -164,7 +164,8 @@ def start_resize(
             "end": end,
             "error": _error(
                 "AllocationFailed",
-                f"Allocation failed because the image '{image_id}' referenced by the pool no longer exists or "
+                f"Allocation failed because the image '{image_id}' referenced by the pool no "
+                "longer exists or "
                 "the Batch service cannot access it. The image must exist for the whole life of the pool.",
                 [{"code": "Reason", "message": "ImageNotFound"}],
             ),
@@ -196,7 +197,8 @@ def start_resize(
             error = _error(
                 "AccountCoreQuotaReached",
                 f"The specified account has reached its dedicated core quota of {quota_ded} cores. "
-                f"{cores} cores per node ({pool.properties.get('vmSize')}) were requested for {tgt_ded} nodes.",
+                f"{cores} cores per node ({pool.properties.get('vmSize')}) were requested for "
+                f"{tgt_ded} nodes.",
             )
         if ach_low > from_low and ach_low > max_low:
             ach_low = max(from_low, max_low)
@@ -218,7 +220,8 @@ def start_resize(
             ach_ded = max(from_ded, lim_ded - o_ded)
             error = error or _error(
                 "ImageNodeLimitReached",
-                f"Pools created from the managed image '{image_id}' can have at most {lim_ded} dedicated nodes "
+                f"Pools created from the managed image '{image_id}' can have at most {lim_ded} "
+                "dedicated nodes "
                 f"in total across all pools that use it; {o_ded} are already in use by other pools.",
             )
         if ach_low > from_low and ach_low + o_low > lim_low:
@@ -255,19 +258,20 @@ def start_resize(
         "end": end,
         "error": error,
         "rate": rate,
+        "timed_out": error is timed_out,
     }
 
 
 def _nodes_at(r: JSON, t: float) -> tuple[int, int]:
     rate = float(r.get("rate") or 1.0)
     elapsed = max(0.0, min(t, float(r["end"])) - float(r["start"]))
-    moved = math.floor(elapsed * rate + 1e-9)
+    moved = math.floor(elapsed * rate + 1e-6)
     ded_delta, low_delta = int(r["ach_ded"]) - int(r["from_ded"]), int(r["ach_low"]) - int(r["from_low"])
     step_ded = min(abs(ded_delta), moved)
     step_low = min(abs(low_delta), moved - step_ded)
     ded = int(r["from_ded"]) + (step_ded if ded_delta >= 0 else -step_ded)
     low = int(r["from_low"]) + (step_low if low_delta >= 0 else -step_low)
-    if t >= float(r["end"]) and not r.get("error"):
+    if t >= float(r["end"]) and not r.get("timed_out"):
         return int(r["ach_ded"]), int(r["ach_low"])
     return ded, low
 

@@ -220,8 +220,10 @@ class Arm:
             raise ArmError(
                 401,
                 "InvalidAuthenticationTokenTenant",
-                f"The access token is from the wrong issuer 'https://sts.windows.net/{caller.tenant}/'. It must "
-                f"match the tenant 'https://sts.windows.net/{sub.tenant}/' associated with this subscription. "
+                "The access token is from the wrong issuer "
+                f"'https://sts.windows.net/{caller.tenant}/'. It must "
+                f"match the tenant 'https://sts.windows.net/{sub.tenant}/' associated with this "
+                "subscription. "
                 "Please use the authority (URL) 'https://login.windows.net/"
                 f"{sub.tenant}' to get the token.",
             )
@@ -237,7 +239,8 @@ class Arm:
             raise ArmError(
                 429,
                 "SubscriptionRequestsThrottled",
-                f"Number of '{noun}' requests for subscription '{sub_id}' actor '{caller.object_id}' exceeded. "
+                f"Number of '{noun}' requests for subscription '{sub_id}' actor "
+                f"'{caller.object_id}' exceeded. "
                 f"Please try again after '{wait}' seconds after additional tokens are available. "
                 "Refer to https://aka.ms/arm-throttling",
                 headers={"Retry-After": str(wait)},
@@ -259,14 +262,16 @@ class Arm:
             raise ArmError(
                 404,
                 "InvalidResourceType",
-                f"The resource type could not be found for the path '{path}' and api version '{api_version}'.",
+                f"The resource type could not be found for the path '{path}' and api version "
+                f"'{api_version}'.",
             )
         supported = API_VERSIONS[route.family]
         if api_version not in supported or not _API_VERSION_RE.match(api_version):
             raise ArmError(
                 400,
                 "InvalidApiVersionParameter",
-                f"The api-version '{api_version}' is invalid. The supported versions are '{','.join(reversed(supported))}'.",
+                f"The api-version '{api_version}' is invalid. The supported versions are "
+                f"'{','.join(reversed(supported))}'.",
             )
         if route.rbac:
             segments = path.rstrip("/").split("/")

@@ -180,7 +180,9 @@ def _entra_error(status: int, error: str, code: int, description: str, tenant: s
     ts = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
     body = {
         "error": error,
-        "error_description": f"AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {corr} Timestamp: {ts}",
+        "error_description": (
+            f"AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {corr} Timestamp: {ts}"
+        ),
         "error_codes": [code],
         "timestamp": ts,
         "trace_id": trace,
@@ -303,7 +305,8 @@ class Entra:
                 400,
                 "unauthorized_client",
                 700016,
-                f"Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can "
+                f"Application with identifier '{client_id}' was not found in the directory "
+                f"'{tenant}'. This can "
                 "happen if the application has not been installed by the administrator of the tenant or "
                 "consented to by any user in the tenant. You may have sent your authentication request to "
                 "the wrong tenant.",
@@ -318,7 +321,8 @@ class Entra:
                     401,
                     "invalid_client",
                     7000215,
-                    "Invalid client secret provided. Ensure the secret being sent in the request is the client "
+                    "Invalid client secret provided. Ensure the secret being sent in the request "
+                    "is the client "
                     f"secret value, not the client secret ID, for a secret added to app '{client_id}'.",
                 )
         else:
@@ -326,7 +330,8 @@ class Entra:
                 401,
                 "invalid_client",
                 7000218,
-                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                "The request body must contain the following parameter: 'client_assertion' or "
+                "'client_secret'.",
             )
         scope = data.get("scope", "")
         audience = self._audience(scope)
@@ -335,7 +340,8 @@ class Entra:
                 400,
                 "invalid_scope",
                 1002012,
-                f"The provided value for scope {scope} is not valid. Client credential flows must have a scope "
+                f"The provided value for scope {scope} is not valid. Client credential flows must "
+                "have a scope "
                 "value with /.default suffixed to the resource identifier (application ID URI).",
             )
         if audience not in self.allowed_audiences():
@@ -343,7 +349,8 @@ class Entra:
                 400,
                 "invalid_resource",
                 500011,
-                f"The resource principal named {audience} was not found in the tenant named {tenant}. This can "
+                f"The resource principal named {audience} was not found in the tenant named "
+                f"{tenant}. This can "
                 "happen if the application has not been installed by the administrator of the tenant or "
                 "consented to by any user in the tenant.",
             )
@@ -363,8 +370,10 @@ class Entra:
         defaults = [s for s in scopes if s.endswith("/.default")]
         if not defaults:
             return None
-        resource = defaults[0][: -len(".default")]
-        return resource
+        # scope = <resource>/.default; "https://management.core.windows.net//.default" names the
+        # resource "https://management.core.windows.net/". v1 tokens carry the resource with a slash.
+        resource = defaults[0][: -len("/.default")]
+        return resource if resource.endswith("/") else resource + "/"
 
     def _check_assertion(self, principal: Principal, data: dict[str, str]) -> web.Response | None:
         if data.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
@@ -393,7 +402,8 @@ class Entra:
                 "invalid_client",
                 70021,
                 "No matching federated identity record found for presented assertion. "
-                f"Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{','.join(map(str, auds))}'.",
+                f"Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: "
+                f"'{','.join(map(str, auds))}'.",
             )
         return None
 
@@ -416,9 +426,9 @@ def authorize(world: World, caller: Caller, subscription: str, scope: str, verb:
             if ra.principal != caller.client_id and ra.principal != caller.object_id:
                 continue
             ra_scope = ra.scope.lower().rstrip("/")
-            if scope_l == ra_scope or scope_l.startswith(ra_scope + "/"):
-                if verb in ROLE_ALLOWS.get(ra.role.lower(), set()):
-                    return
+            covers = scope_l == ra_scope or scope_l.startswith(ra_scope + "/")
+            if covers and verb in ROLE_ALLOWS.get(ra.role.lower(), set()):
+                return
     raise ArmError(
         403,
         "AuthorizationFailed",

@@ -200,9 +200,8 @@ def _check_if_match(ctx: Ctx, res: Resource | None) -> None:
     unmet = ArmError(
         412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met."
     )
-    if if_match is not None:
-        if res is None or (if_match.strip() != "*" and if_match.strip() != res.etag):
-            raise unmet
+    if if_match is not None and (res is None or if_match.strip() not in ("*", res.etag)):
+        raise unmet
     if if_none is not None and res is not None and (if_none.strip() == "*" or if_none.strip() == res.etag):
         raise unmet
 
@@ -454,8 +453,10 @@ async def _apply_update(ctx: Ctx, res: Resource, props_in: JSON, body: JSON) -> 
         _validate_scale(scale)
         fixed_in = scale.get("fixedScale")
         behind = fixed_in is not None and (
-            int(fixed_in.get("targetDedicatedNodes") or 0) != int(res.properties.get("currentDedicatedNodes", 0))
-            or int(fixed_in.get("targetLowPriorityNodes") or 0) != int(res.properties.get("currentLowPriorityNodes", 0))
+            int(fixed_in.get("targetDedicatedNodes") or 0)
+            != int(res.properties.get("currentDedicatedNodes", 0))
+            or int(fixed_in.get("targetLowPriorityNodes") or 0)
+            != int(res.properties.get("currentLowPriorityNodes", 0))
         )
         # a fixedScale in the request is a resize request: it starts a new resize when the values changed
         # or when the pool is below/above them (e.g. after AllocationTimedOut): "resize again".
@@ -577,15 +578,14 @@ async def pools_disable_autoscale(ctx: Ctx) -> web.StreamResponse:
     refresh_pool(ctx.world, res)
     scale = res.properties.get("scaleSettings") or {}
     if scale.get("autoScale") is not None:
-        status = res.properties.get("resizeOperationStatus") or {}
-        res.properties["scaleSettings"] = {
+        status: JSON = res.properties.get("resizeOperationStatus") or {}
+        props = res.properties
+        ded = int(status.get("targetDedicatedNodes") or props.get("currentDedicatedNodes") or 0)
+        low = int(status.get("targetLowPriorityNodes") or props.get("currentLowPriorityNodes") or 0)
+        props["scaleSettings"] = {
             "fixedScale": {
-                "targetDedicatedNodes": int(
-                    status.get("targetDedicatedNodes", res.properties.get("currentDedicatedNodes", 0))
-                ),
-                "targetLowPriorityNodes": int(
-                    status.get("targetLowPriorityNodes", res.properties.get("currentLowPriorityNodes", 0))
-                ),
+                "targetDedicatedNodes": ded,
+                "targetLowPriorityNodes": low,
                 "resizeTimeout": "PT15M",
             }
         }

@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--log-level", default="WARNING")
     e = sub.add_parser("env", help="print the AZURE_* variables for the first tenant/principal/subscription")
     e.add_argument("--state-dir", required=True)
-    e.add_argument("--seed", required=True)
+    e.add_argument("--seed", help="world file; default: ask the running simulator (GET /_sim/env)")
     e.add_argument("--format", choices=("dotenv", "export", "json"), default="dotenv")
     return p
 
@@ -65,11 +65,16 @@ def _env(args: argparse.Namespace) -> int:
     else:
         print(f"azuresim env: {ready_file} not found (is the simulator running?)", file=sys.stderr)
         return 1
-    from azuresim.clock import SimClock
+    if args.seed:
+        from azuresim.clock import SimClock
 
-    world = World(SimClock())
-    world.seed(load_world_file(args.seed))
-    values = env_for(world, url, ca)
+        world = World(SimClock())
+        world.seed(load_world_file(args.seed))
+        values = env_for(world, url, ca)
+    else:
+        from azuresim.admin import AdminClient
+
+        values = AdminClient(url, ca).env()
     if args.format == "json":
         print(json.dumps(values, indent=2))
     else:

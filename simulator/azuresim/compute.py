@@ -188,7 +188,7 @@ def _seed_vm(world: World, sub: str, rg: str, loc: str, vm: JSON, now: str) -> N
         }
     if encrypted:
         os_disk["encryptionSettings"] = {"enabled": True}
-    data_disks = []
+    data_disks: list[JSON] = []
     for dd in vm.get("dataDisks") or []:
         entry: JSON = {
             "lun": int(dd.get("lun", len(data_disks))),
@@ -585,7 +585,7 @@ async def images_put(ctx: Ctx) -> web.StreamResponse:
         os_disk.setdefault("storageAccountType", "Standard_LRS")
         if src is not None:
             os_disk.setdefault("diskSizeGB", src.properties.get("diskSizeGB"))
-    data_disks = []
+    data_disks: list[JSON] = []
     for i, dd in enumerate(sp.get("dataDisks") or []):
         src = _check_source(
             ctx, dd.get("snapshot"), f"storageProfile.dataDisks[{i}].snapshot.id", loc, (T_SNAP,)

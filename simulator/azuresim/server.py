@@ -78,6 +78,7 @@ class Simulator:
         self.faults = Faults()
         self.stats = RequestStats()
         self.admin = AdminApi(self.world, self.faults, self.stats)
+        self.admin.env_provider = self.env
         compute.register(self.arm, self.world)
         batch.register(self.arm, self.world)
         if world:
@@ -106,6 +107,9 @@ class Simulator:
         response: web.StreamResponse | None = None
         hint = _principal_hint(request)
         fault = self.faults.match(request.method, path, hint) if self.faults.rules else None
+        if fault is not None and path.startswith(("/subscriptions", "/providers")):
+            route = self.arm.match(request.method, path)[0]
+            request[OPERATION_KEY] = route.operation if route else "Unknown"
         if fault is not None:
             if fault.delay_ms:
                 await asyncio.sleep(fault.delay_ms / 1000.0)

@@ -40,8 +40,12 @@ WORLD: dict[str, Any] = {
         {
             "id": TENANT,
             "principals": [
-                {"clientId": CLIENT, "secret": SECRET, "name": "azbatch-operator",
-                 "federatedSubjects": ["system:serviceaccount:azbatch-system:azbatch-operator"]},
+                {
+                    "clientId": CLIENT,
+                    "secret": SECRET,
+                    "name": "azbatch-operator",
+                    "federatedSubjects": ["system:serviceaccount:azbatch-system:azbatch-operator"],
+                },
                 {"clientId": READER, "secret": "reader-secret", "name": "reader"},
                 {"clientId": NOBODY, "secret": "nobody-secret", "name": "nobody"},
             ],
@@ -75,8 +79,13 @@ WORLD: dict[str, Any] = {
                         },
                     ],
                     "snapshots": [{"name": "os-snap", "osType": "Linux", "sizeGB": 64}],
-                    "images": [{"name": "seed-img", "snapshot": f"/subscriptions/{SUB}/resourceGroups/{RG}"
-                                "/providers/Microsoft.Compute/snapshots/os-snap"}],
+                    "images": [
+                        {
+                            "name": "seed-img",
+                            "snapshot": f"/subscriptions/{SUB}/resourceGroups/{RG}"
+                            "/providers/Microsoft.Compute/snapshots/os-snap",
+                        }
+                    ],
                     "galleries": [
                         {
                             "name": "batchimages",
@@ -101,8 +110,13 @@ WORLD: dict[str, Any] = {
                     "name": BATCH_RG,
                     "location": "westeurope",
                     "batchAccounts": [
-                        {"name": ACCOUNT, "poolAllocationMode": "BatchService", "dedicatedCoreQuota": 20000,
-                         "lowPriorityCoreQuota": 5000, "poolQuota": 100}
+                        {
+                            "name": ACCOUNT,
+                            "poolAllocationMode": "BatchService",
+                            "dedicatedCoreQuota": 20000,
+                            "lowPriorityCoreQuota": 5000,
+                            "poolQuota": 100,
+                        }
                     ],
                 },
             ],

@@ -40,8 +40,9 @@ async def test_not_found_messages(compute: Any) -> None:
     with pytest.raises(ResourceNotFoundError) as exc:
         await compute.images.get(RG, "nope")
     assert exc.value.error.code == "ResourceNotFound"
-    assert "The Resource 'Microsoft.Compute/images/nope' under resource group 'images-rg' was not found" in str(
-        exc.value
+    assert (
+        "The Resource 'Microsoft.Compute/images/nope' under resource group 'images-rg' was not found"
+        in str(exc.value)
     )
     with pytest.raises(ResourceNotFoundError) as exc:
         await compute.images.get("no-such-rg", "x")
@@ -51,7 +52,9 @@ async def test_not_found_messages(compute: Any) -> None:
 async def test_snapshot_lifecycle(compute: Any, sim: SimulatorThread) -> None:
     body = {
         "location": "westeurope",
-        "properties": {"creationData": {"createOption": "Copy", "sourceResourceId": rid("disks", "prep-vm-os")}},
+        "properties": {
+            "creationData": {"createOption": "Copy", "sourceResourceId": rid("disks", "prep-vm-os")}
+        },
     }
     poller = await compute.snapshots.begin_create_or_update(RG, "snap1", body, **POLL)
     snap = await poller.result()
@@ -61,7 +64,8 @@ async def test_snapshot_lifecycle(compute: Any, sim: SimulatorThread) -> None:
     got = await compute.snapshots.get(RG, "snap1")
     assert got.id == rid("snapshots", "snap1")
     names = [s.name async for s in compute.snapshots.list_by_resource_group(RG)]
-    assert "snap1" in names and "os-snap" in names
+    assert "snap1" in names
+    assert "os-snap" in names
     await (await compute.snapshots.begin_delete(RG, "snap1", **POLL)).result()
     with pytest.raises(ResourceNotFoundError):
         await compute.snapshots.get(RG, "snap1")
@@ -83,7 +87,11 @@ def _image_body(snapshot: str = "os-snap") -> dict[str, Any]:
         "properties": {
             "hyperVGeneration": "V2",
             "storageProfile": {
-                "osDisk": {"osType": "Linux", "osState": "Generalized", "snapshot": {"id": rid("snapshots", snapshot)}},
+                "osDisk": {
+                    "osType": "Linux",
+                    "osState": "Generalized",
+                    "snapshot": {"id": rid("snapshots", snapshot)},
+                },
                 "dataDisks": [],
             },
         },
@@ -130,7 +138,9 @@ async def test_gallery_version_replicates(compute: Any, sim: SimulatorThread) ->
             "identifier": {"publisher": "azbatch", "offer": "render", "sku": "node"},
         },
     }
-    d = await (await compute.gallery_images.begin_create_or_update(RG, "batchimages", "render", definition, **POLL)).result()
+    d = await (
+        await compute.gallery_images.begin_create_or_update(RG, "batchimages", "render", definition, **POLL)
+    ).result()
     assert d.provisioning_state == "Succeeded"
     version = {
         "location": "westeurope",
@@ -146,28 +156,42 @@ async def test_gallery_version_replicates(compute: Any, sim: SimulatorThread) ->
     poller = await compute.gallery_image_versions.begin_create_or_update(
         RG, "batchimages", "render", "1.0.0", version, **POLL
     )
-    mid = await compute.gallery_image_versions.get(RG, "batchimages", "render", "1.0.0", expand="ReplicationStatus")
+    mid = await compute.gallery_image_versions.get(
+        RG, "batchimages", "render", "1.0.0", expand="ReplicationStatus"
+    )
     assert mid.provisioning_state == "Creating"
     assert mid.replication_status.aggregated_state == "InProgress"
     sim.clock(time_scale=600, advance_seconds=3600)
     v = await poller.result()
     assert v.provisioning_state == "Succeeded"
     assert [t.name for t in v.publishing_profile.target_regions] == ["westeurope", "northeurope"]
-    done = await compute.gallery_image_versions.get(RG, "batchimages", "render", "1.0.0", expand="ReplicationStatus")
+    done = await compute.gallery_image_versions.get(
+        RG, "batchimages", "render", "1.0.0", expand="ReplicationStatus"
+    )
     assert done.replication_status.aggregated_state == "Completed"
     assert {s.region for s in done.replication_status.summary} == {"westeurope", "northeurope"}
-    versions = [x.name async for x in compute.gallery_image_versions.list_by_gallery_image(RG, "batchimages", "render")]
+    versions = [
+        x.name
+        async for x in compute.gallery_image_versions.list_by_gallery_image(RG, "batchimages", "render")
+    ]
     assert versions == ["1.0.0"]
-    await (await compute.gallery_image_versions.begin_delete(RG, "batchimages", "render", "1.0.0", **POLL)).result()
+    await (
+        await compute.gallery_image_versions.begin_delete(RG, "batchimages", "render", "1.0.0", **POLL)
+    ).result()
     with pytest.raises(ResourceNotFoundError):
         await compute.gallery_image_versions.get(RG, "batchimages", "render", "1.0.0")
     await (await compute.gallery_images.begin_delete(RG, "batchimages", "render", **POLL)).result()
 
 
 async def test_gallery_version_needs_definition(compute: Any) -> None:
-    version = {"location": "westeurope", "properties": {"storageProfile": {"source": {"id": rid("images", "x")}}}}
+    version = {
+        "location": "westeurope",
+        "properties": {"storageProfile": {"source": {"id": rid("images", "x")}}},
+    }
     with pytest.raises(ResourceNotFoundError) as exc:
-        await compute.gallery_image_versions.begin_create_or_update(RG, "batchimages", "nodef", "1.0.0", version)
+        await compute.gallery_image_versions.begin_create_or_update(
+            RG, "batchimages", "nodef", "1.0.0", version
+        )
     assert exc.value.error.code == "ParentResourceNotFound"
 
 

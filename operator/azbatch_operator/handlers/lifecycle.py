@@ -24,6 +24,8 @@ async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10]
+    # The SDKs log every HTTP request at INFO (headers included): far too much for an operator.
+    logging.getLogger("azure").setLevel(logging.WARNING)
     rt = runtime.build(settings)
     runtime.install(rt)
     settings.execution.max_workers = rt.settings.max_workers
