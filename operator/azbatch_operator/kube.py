@@ -1,4 +1,4 @@
-"""The one Kubernetes write the operator makes outside kopf: merge-patching `status`.
+"""The Kubernetes calls the operator makes outside kopf: status patches and its leader Lease.
 
 Reconcilers run as kopf daemons (one long-lived task per object, sleeping between Azure polls),
 and kopf applies a daemon's `patch` only when the daemon function returns. So status is written
@@ -33,6 +33,7 @@ class Connection:
     server: str
     headers: dict[str, str]
     ssl_context: ssl.SSLContext | bool
+    default_namespace: str
 
 
 def _as_bytes(data: str | bytes) -> bytes:
@@ -62,21 +63,22 @@ def connection_from(info: Any) -> Connection:
             key.write_bytes(_as_bytes(info.private_key_data))
         if cert and key:
             context.load_cert_chain(str(cert), str(key))
-    headers = {"Content-Type": "application/merge-patch+json"}
+    headers: dict[str, str] = {}
     if info.token:
         headers["Authorization"] = f"{info.scheme or 'Bearer'} {info.token}"
-    return Connection(info.server.rstrip("/"), headers, context)
+    namespace = info.default_namespace or "default"
+    return Connection(info.server.rstrip("/"), headers, context, namespace)
 
 
-class StatusWriter:
-    """Merge-patches the status subresource of our custom resources."""
+class KubeApi:
+    """A minimal async client for the few calls the operator makes outside kopf."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def login(cls, settings: kopf.OperatorSettings) -> StatusWriter:
+    def login(cls, settings: kopf.OperatorSettings) -> KubeApi:
         info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
             settings=settings
         )
@@ -84,23 +86,47 @@ class StatusWriter:
             raise kopf.PermanentError("no Kubernetes credentials: neither in-cluster nor a kubeconfig")
         return cls(connection_from(info))
 
-    async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+    @property
+    def default_namespace(self) -> str:
+        return self._connection.default_namespace
+
+    async def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
+        """(status, parsed JSON body or text) of one request to the apiserver."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=self._connection.ssl_context, limit=20)
             )
-        url = (
-            f"{self._connection.server}/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}/{name}/status"
-        )
-        body = json.dumps({"status": status})
-        async with self._session.patch(url, data=body, headers=self._connection.headers) as resp:
-            if resp.status == 404:
-                raise ObjectGone(f"{plural}/{namespace}/{name}")
-            if resp.status >= 400:
-                text = await resp.text()
-                raise kopf.TemporaryError(f"status patch of {namespace}/{name} failed: {resp.status} {text}")
+        headers = {**self._connection.headers, "Content-Type": content_type}
+        data = None if body is None else json.dumps(body)
+        async with self._session.request(
+            method, self._connection.server + path, data=data, headers=headers
+        ) as resp:
+            text = await resp.text()
+            try:
+                return resp.status, json.loads(text) if text else None
+            except ValueError:
+                return resp.status, text
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class StatusWriter:
+    """Merge-patches the status subresource of our custom resources."""
+
+    def __init__(self, api: KubeApi) -> None:
+        self._api = api
+
+    async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}/{name}/status"
+        code, answer = await self._api.request(
+            "PATCH", path, {"status": status}, content_type="application/merge-patch+json"
+        )
+        if code == 404:
+            raise ObjectGone(f"{plural}/{namespace}/{name}")
+        if code >= 400:
+            raise kopf.TemporaryError(f"status patch of {namespace}/{name} failed: {code} {answer}")

@@ -40,6 +40,14 @@ class Settings:
     create_grace_seconds: float = 120.0
     #: Concurrent reconciles (kopf worker limit).
     max_workers: int = 20
+    #: Port for Prometheus /metrics; 0 turns the endpoint off.
+    metrics_port: int = 0
+    #: Run several replicas safely: only the holder of a coordination.k8s.io Lease reconciles.
+    leader_election: bool = False
+    #: Namespace of that Lease; empty means the pod's own namespace (or "default" outside a cluster).
+    leader_election_namespace: str = ""
+    #: A leader that has not renewed for this long is replaced; takeover takes about this long.
+    leader_lease_seconds: float = 15.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,7 +63,7 @@ class Settings:
             if raw is None or raw.strip() == "":
                 continue
             default = getattr(defaults, field.name)
-            values[field.name] = _parse(var, raw, int if isinstance(default, int) else float)
+            values[field.name] = _parse(var, raw, _kind_of(default))
         settings = cls(**values)
         settings.validate()
         return settings
@@ -75,6 +83,10 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"AZBATCH_{name.upper()} must be > 0, got {getattr(self, name)}")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError(f"AZBATCH_METRICS_PORT must be a port number or 0, got {self.metrics_port}")
+        if self.leader_lease_seconds < 2:
+            raise SettingsError(f"AZBATCH_LEADER_LEASE_SECONDS must be >= 2, got {self.leader_lease_seconds}")
         if self.create_grace_seconds < 0:
             raise SettingsError(f"AZBATCH_CREATE_GRACE_SECONDS must be >= 0, got {self.create_grace_seconds}")
         if not 0 <= self.jitter_fraction < 1:
@@ -91,11 +103,30 @@ class Settings:
             )
 
 
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def _kind_of(default: object) -> Callable[[str], Any]:
+    if isinstance(default, bool):
+        return _bool
+    if isinstance(default, int):
+        return int
+    if isinstance(default, str):
+        return str
+    return float
+
+
 def _parse(var: str, raw: str, kind: Callable[[str], T]) -> T:
     try:
         value = kind(raw.strip())
     except ValueError:
-        expected = "an integer" if kind is int else "a number"
+        expected = {int: "an integer", _bool: "true or false"}.get(kind, "a number")
         raise SettingsError(f"{var} must be {expected}, got {raw!r}") from None
     if isinstance(value, float) and value != value:  # NaN
         raise SettingsError(f"{var} must be a number, got {raw!r}")

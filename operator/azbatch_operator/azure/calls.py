@@ -16,6 +16,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from azbatch_operator import metrics
 from azbatch_operator.reconcile.errors import Category, Classification, classify
 
 T = TypeVar("T")
@@ -66,7 +67,10 @@ async def arm(operation: str, call: Awaitable[T]) -> T:
         TimeoutError,
         ConnectionError,
     ) as exc:
-        raise AzureCallError(operation, classify_exception(exc)) from exc
+        classification = classify_exception(exc)
+        if classification.code == "NoResponse":
+            metrics.observe_no_response(operation)
+        raise AzureCallError(operation, classification) from exc
 
 
 async def arm_get(operation: str, call: Awaitable[T]) -> T | None:

@@ -14,6 +14,7 @@ from azure.identity.aio import DefaultAzureCredential
 from azure.mgmt.batch.aio import BatchManagementClient
 from azure.mgmt.compute.aio import ComputeManagementClient
 
+from azbatch_operator import metrics
 from azbatch_operator.azure.cloud import Cloud, cloud_from_env
 
 
@@ -47,6 +48,7 @@ class AzureClients:
             "base_url": self.cloud.resource_manager,
             "credential_scopes": [self.cloud.scope],
             "retry_total": self._retry_total,
+            "raw_response_hook": metrics.observe_response,
         }
 
     def compute(self, subscription_id: str) -> ComputeManagementClient:

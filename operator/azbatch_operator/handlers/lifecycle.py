@@ -7,6 +7,7 @@ from typing import Any
 
 import kopf
 
+from azbatch_operator import metrics
 from azbatch_operator.handlers import runtime
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
     logging.getLogger("azure").setLevel(logging.WARNING)
     rt = runtime.build(settings)
     runtime.install(rt)
+    metrics.serve(rt.settings.metrics_port)
+    rt.start_election()
     settings.execution.max_workers = rt.settings.max_workers
     logger.info(
         "azbatch-operator configured: ARM %s, cloud %s, default subscription %s",

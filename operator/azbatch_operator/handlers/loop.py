@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 
 import kopf
 
+from azbatch_operator import metrics
+from azbatch_operator.handlers import runtime
 from azbatch_operator.kube import ObjectGone
 
 #: How often a sleeping loop looks at its live body for a spec change (in memory, no API call).
@@ -67,6 +69,11 @@ async def run(
     Errors it did not turn into status are reported by `on_unexpected`, which returns a backoff.
     """
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    leading = runtime.get().leading
+    while not leading.is_set() and not stopped:
+        # A standby replica watches (its indexes stay warm) but does not act.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(leading.wait(), timeout=CHANGE_CHECK_SECONDS)
     key = (kind, namespace, name)
     wake = _nudges.setdefault(key, asyncio.Event())
     try:
@@ -74,6 +81,7 @@ async def run(
             if body.get("metadata", {}).get("deletionTimestamp"):
                 return
             delay: float | None
+            started = time.monotonic()
             try:
                 delay = await reconcile_once()
             except ObjectGone:
@@ -82,7 +90,9 @@ async def run(
                 raise
             except Exception as exc:  # reported to status by on_unexpected
                 logger.warning(f"reconcile failed: {exc}")
+                metrics.RECONCILES.labels(kind, "error").inc()
                 delay = await on_unexpected(exc)
+            metrics.RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
             await sleep_until_change(stopped, body, delay, wake)
     finally:
         if _nudges.get(key) is wake:

@@ -12,6 +12,7 @@ from typing import Any
 
 import kopf
 
+from azbatch_operator import metrics
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.handlers import runtime
 from azbatch_operator.reconcile import conditions, errors, polling
@@ -51,10 +52,13 @@ async def publish(
     old_conditions: list[Condition] = list(old_status.get("conditions") or [])
     merged = conditions.merge(old_conditions, list(new_conditions))
     new_status = {**status, "conditions": merged}
+    meta = body["metadata"]
     if _changed(old_status, new_status):
-        meta = body["metadata"]
         await runtime.get().status.patch_status(plural, meta["namespace"], meta["name"], new_status)
     before, after = _headline(old_conditions), _headline(merged)
+    metrics.RECONCILES.labels(plural, after[1] if after else "Unknown").inc()
+    if plural == "batchpools":
+        metrics.set_pool(meta["namespace"], meta["name"], {**old_status, **new_status})
     if after is not None and (before is None or before[:2] != after[:2]):
         type_, reason, message = after
         kind = "Warning" if type_ == conditions.STALLED else "Normal"

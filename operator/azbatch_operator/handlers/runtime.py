@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,8 @@ import kopf
 
 from azbatch_operator.azure.clients import AzureClients
 from azbatch_operator.azure.resources import Resources
-from azbatch_operator.kube import StatusWriter
+from azbatch_operator.kube import KubeApi, StatusWriter
+from azbatch_operator.leader import LeaderElector
 from azbatch_operator.settings import Settings
 
 
@@ -19,11 +21,26 @@ class Runtime:
     settings: Settings
     azure: AzureClients
     resources: Resources
+    kube: KubeApi
     status: StatusWriter
+    #: Set while this replica may act (always, unless leader election is on).
+    leading: asyncio.Event = field(default_factory=asyncio.Event)
+    elector: LeaderElector | None = None
     rng: random.Random = field(default_factory=random.Random)
+    _election: asyncio.Task[None] | None = None
+
+    def start_election(self) -> None:
+        if self.elector is None:
+            self.leading.set()
+            return
+        self._election = asyncio.create_task(self.elector.acquire(self.leading), name="leader election")
 
     async def close(self) -> None:
-        await self.status.close()
+        if self._election is not None:
+            self._election.cancel()
+            if self.leading.is_set() and self.elector is not None:
+                await self.elector.release()
+        await self.kube.close()
         await self.azure.close()
 
 
@@ -51,4 +68,9 @@ async def uninstall() -> None:
 def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
     settings = Settings.from_env()
     azure = AzureClients.from_env()
-    return Runtime(settings, azure, Resources(azure), StatusWriter.login(kopf_settings))
+    kube = KubeApi.login(kopf_settings)
+    elector = None
+    if settings.leader_election:
+        namespace = settings.leader_election_namespace or kube.default_namespace
+        elector = LeaderElector(kube, namespace, settings.leader_lease_seconds)
+    return Runtime(settings, azure, Resources(azure), kube, StatusWriter(kube), elector=elector)

@@ -1,0 +1,99 @@
+"""Prometheus metrics: what the operator does, what Azure answers, and where each pool stands.
+
+Azure requests are counted from the SDK pipeline's response hook, so SDK retries (429, 5xx) are
+counted as the separate requests they are; a request that got no response at all is counted by
+`azure.calls` with status "none".
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+RECONCILES = Counter(
+    "azbatch_reconciles_total",
+    "Reconcile passes by kind and result (the action taken, or error).",
+    ["kind", "result"],
+)
+RECONCILE_SECONDS = Histogram(
+    "azbatch_reconcile_duration_seconds",
+    "Wall time of one reconcile pass, Azure calls included.",
+    ["kind"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+AZURE_REQUESTS = Counter(
+    "azbatch_azure_requests_total",
+    "HTTP requests to Azure Resource Manager by operation and status code.",
+    ["operation", "status"],
+)
+AZURE_THROTTLED = Counter(
+    "azbatch_azure_throttled_total", "429 responses from Azure Resource Manager, by operation.", ["operation"]
+)
+POOL_NODES = Gauge(
+    "azbatch_pool_nodes",
+    "Nodes of a BatchPool by kind (dedicated / lowPriority) and state (current / target).",
+    ["namespace", "name", "kind", "state"],
+)
+POOL_RESIZE_ATTEMPTS = Gauge(
+    "azbatch_pool_resize_attempts",
+    "Resize attempts towards the current target (status.resizeAttempts).",
+    ["namespace", "name"],
+)
+
+
+def operation_of(method: str, path: str) -> str:
+    """`GET Microsoft.Batch/batchAccounts/pools` style: the resource type, never resource names."""
+    parts = [p for p in path.split("?", 1)[0].split("/") if p]
+    lowered = [p.lower() for p in parts]
+    if "providers" not in lowered:
+        return f"{method} {'/'.join(p for p in parts[::2])}"
+    rest = parts[lowered.index("providers") + 1 :]
+    if not rest:
+        return f"{method} providers"
+    namespace, tail = rest[0], rest[1:]
+    types = tail[::2]
+    action = [tail[-1]] if len(tail) % 2 == 1 and len(tail) > 1 else []
+    types = types[: len(types) - len(action)] if action else types
+    return f"{method} {'/'.join([namespace, *types, *action])}"
+
+
+def observe_response(response: Any) -> None:
+    """azure-core `raw_response_hook`: called once per HTTP response, retries included."""
+    request = response.http_request
+    operation = operation_of(request.method, request.url.split("://", 1)[-1].split("/", 1)[-1])
+    status = response.http_response.status_code
+    AZURE_REQUESTS.labels(operation, str(status)).inc()
+    if status == 429:
+        AZURE_THROTTLED.labels(operation).inc()
+
+
+def observe_no_response(operation: str) -> None:
+    AZURE_REQUESTS.labels(operation, "none").inc()
+
+
+def set_pool(namespace: str, name: str, status: dict[str, Any]) -> None:
+    for kind in ("Dedicated", "LowPriority"):
+        label = kind[0].lower() + kind[1:]
+        for state in ("current", "target"):
+            value = status.get(f"{state}{kind}Nodes")
+            if value is not None:
+                POOL_NODES.labels(namespace, name, label, state).set(float(value))
+    if status.get("resizeAttempts") is not None:
+        POOL_RESIZE_ATTEMPTS.labels(namespace, name).set(float(status["resizeAttempts"]))
+
+
+def forget_pool(namespace: str, name: str) -> None:
+    for kind in ("dedicated", "lowPriority"):
+        for state in ("current", "target"):
+            with contextlib.suppress(KeyError):
+                POOL_NODES.remove(namespace, name, kind, state)
+    with contextlib.suppress(KeyError):
+        POOL_RESIZE_ATTEMPTS.remove(namespace, name)
+
+
+def serve(port: int) -> None:
+    """Expose /metrics on `port` (0 disables)."""
+    if port:
+        start_http_server(port)
