@@ -62,3 +62,12 @@ local-down: venv
 
 clean:
 	rm -rf bin .local .pytest_cache .mypy_cache .ruff_cache
+
+demo: venv controlplane
+	$(PY) -m azbatch_operator.devtools.demo
+
+deploy: venv
+	$(VENV)/bin/kubectl apply -k deploy/base
+
+bench: venv controlplane
+	$(PY) -m bench

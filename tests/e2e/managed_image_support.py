@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from azuresim.admin import AdminClient
-
 from tests.e2e.conftest import World, events_for
 from tests.kube import Kubectl
 

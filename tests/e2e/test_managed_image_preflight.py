@@ -56,7 +56,9 @@ def test_vm_preflight_rule_fails_alone(
     world = seed_world(simulator.admin, namespace, vm=vm)
     snapshots_before = len(in_rg(simulator.admin, world, SNAPSHOTS))
     kubectl.apply(image_manifest(world, "pf", vm_source(world)))
-    obj = wait_condition(kubectl, "managedimage", namespace, "pf", "Stalled", reason="PreflightFailed", timeout=60)
+    obj = wait_condition(
+        kubectl, "managedimage", namespace, "pf", "Stalled", reason="PreflightFailed", timeout=60
+    )
 
     message = condition(obj, "Stalled")["message"]
     assert message.count("[") == 1, message  # exactly one rule reported
@@ -81,7 +83,8 @@ def test_missing_vm_is_preflight_failed(
         kubectl, "managedimage", world.namespace, "novm", "Stalled", reason="PreflightFailed", timeout=60
     )
     message = condition(obj, "Stalled")["message"]
-    assert "[vm-not-found]" in message and "no-such-vm" in message
+    assert "[vm-not-found]" in message
+    assert "no-such-vm" in message
     assert in_rg(simulator.admin, world, IMAGES) == []
 
 
@@ -95,7 +98,9 @@ def test_missing_or_misplaced_snapshot_is_preflight_failed(
         kubectl, "managedimage", world.namespace, "nosnap", "Stalled", reason="PreflightFailed", timeout=60
     )
     message = condition(obj, "Stalled")["message"]
-    assert "[snapshot-not-found]" in message and "gone-snap" in message and "lun 0" in message
+    assert "[snapshot-not-found]" in message
+    assert "gone-snap" in message
+    assert "lun 0" in message
     assert in_rg(simulator.admin, world, IMAGES) == []
 
     # A snapshot outside spec.location is refused the same way, naming both regions.
@@ -104,4 +109,6 @@ def test_missing_or_misplaced_snapshot_is_preflight_failed(
         kubectl, "managedimage", world.namespace, "faraway", "Stalled", reason="PreflightFailed", timeout=60
     )
     message = condition(obj, "Stalled")["message"]
-    assert "[snapshot-location]" in message and "eastus" in message and "westeurope" in message
+    assert "[snapshot-location]" in message
+    assert "eastus" in message
+    assert "westeurope" in message

@@ -224,3 +224,16 @@ def test_delete_plan() -> None:
     assert isinstance(plan_pool_delete(META, SPEC, {}, ours(), NOW, S).action, Release)  # never ours
     orphan = spec(deletionPolicy="Orphan")
     assert isinstance(plan_pool_delete(META, orphan, status, ours(), NOW, S).action, Release)
+
+
+def test_autoscale_status_mirrors_the_last_evaluation() -> None:
+    s = spec(scale={"auto": {"formula": "$TargetDedicatedNodes=1;"}})
+    observed = ours(target=None, current=(1, 0))
+    observed["properties"]["autoScaleRun"] = {
+        "evaluationTime": "2026-01-02T03:00:00Z",
+        "results": "$TargetDedicatedNodes=7;$TargetLowPriorityNodes=2;$NodeDeallocationOption=requeue",
+    }
+    p = run(observed, status={"poolId": POOL_ID}, s=s)
+    assert isinstance(p.action, Done)
+    assert (p.status["targetDedicatedNodes"], p.status["targetLowPriorityNodes"]) == (7, 2)
+    assert p.status["currentDedicatedNodes"] == 1

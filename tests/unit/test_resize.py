@@ -261,3 +261,44 @@ def test_retry_budget_is_never_exceeded(max_attempts: int, backoff: int) -> None
     assert isinstance(p.action, Stall)
     assert p.action.reason is Reason.RESIZE_RETRIES_EXHAUSTED
     assert resizes == max_attempts
+
+
+def test_azure_clock_ahead_of_ours_does_not_postpone_the_retry() -> None:
+    """Skew (or the time-compressed simulator): the backoff runs on the operator's clock."""
+    ahead = obs(current=(400, 0), code="AllocationTimedOut", since=NOW + timedelta(hours=3))
+    first = run(ahead)
+    assert isinstance(first.action, Wait)
+    assert first.action.seconds == pytest.approx(60)
+    recorded = first.status["lastResizeError"]
+    assert recorded["time"] == rfc3339(NOW)
+    assert recorded["azureTime"] == ahead.allocation_state_transition_time
+    status = {"resizeAttempts": 1, "lastResizeError": recorded}
+    later = NOW + timedelta(seconds=61)
+    p = plan_resize(1, POOL, IMAGE, FIXED, RETRY, status, ahead, None, None, later, S)
+    assert isinstance(p.action, ResizePool)
+    assert p.status["resizeAttempts"] == 2
+
+
+def test_a_new_failed_resize_with_the_same_code_gets_its_own_backoff() -> None:
+    old = {
+        "code": "AllocationTimedOut",
+        "message": "m",
+        "time": rfc3339(NOW - timedelta(hours=1)),
+        "azureTime": "x",
+    }
+    fresh = obs(current=(800, 0), code="AllocationTimedOut", since=NOW + timedelta(hours=3))
+    p = plan_resize(
+        1,
+        POOL,
+        IMAGE,
+        FixedScale(target_dedicated_nodes=1200),
+        RETRY,
+        {"resizeAttempts": 2, "lastResizeError": old},
+        obs(current=(800, 0), target=(1200, 0), code="AllocationTimedOut", since=NOW + timedelta(hours=3)),
+        None,
+        None,
+        NOW,
+        S,
+    )
+    assert isinstance(p.action, Wait), p
+    assert fresh.allocation_state_transition_time == p.status["lastResizeError"]["azureTime"]

@@ -72,6 +72,9 @@ class Operator:
     liveness_port: int = 0
     tie_to_parent: bool = True
     extra_args: list[str] = field(default_factory=list)
+    #: Serve only these namespaces (kopf `--namespace`, exact names or globs) instead of
+    #: `--all-namespaces`: lets a test run its own operator beside the shared one.
+    namespaces: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -85,7 +88,7 @@ class Operator:
             "-m",
             "kopf",
             "run",
-            "--all-namespaces",
+            *([f"--namespace={ns}" for ns in self.namespaces] or ["--all-namespaces"]),
             "--standalone",
             f"--liveness=http://127.0.0.1:{self.liveness_port}/healthz",
             "-m",

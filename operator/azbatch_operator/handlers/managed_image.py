@@ -167,6 +167,26 @@ async def image_loop(
     await loop.run(PLURAL, stopped, body, logger, once, unexpected)
 
 
+async def _snapshots_to_delete(
+    meta: names.ObjectMeta, targets: image_plan.ImageTargets, status: Mapping[str, Any]
+) -> list[str]:
+    """Snapshot ids to look at when deleting: those in status, plus (VM source) the deterministic
+    names of one per VM disk, so a crash before status recorded them leaks nothing. Only the ones
+    tagged with this object's uid are ever deleted (user-supplied snapshots are left alone)."""
+    recorded = list(status.get("snapshotIds") or [])
+    ids = list(recorded)
+    if targets.vm_id is not None:
+        ids.append(targets.snapshot_id(meta, None))
+        if not recorded:  # status never recorded the data disks: ask the VM which LUNs it has
+            vm = await runtime.get().resources.get(targets.vm_id)
+            disks = ((vm or {}).get("properties") or {}).get("storageProfile", {}).get("dataDisks") or []
+            ids.extend(targets.snapshot_id(meta, int(d["lun"])) for d in disks if d.get("lun") is not None)
+    seen: dict[str, str] = {}
+    for sid in ids:
+        seen.setdefault(sid.lower(), sid)
+    return list(seen.values())
+
+
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def image_delete_handler(*, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     """Finalizer: wait for every pool using the image, then delete version, image, snapshots."""
@@ -181,9 +201,7 @@ async def image_delete_handler(*, body: kopf.Body, memo: Any, **kwargs: Any) -> 
     users = used_by(meta.namespace, meta.name, pools_by_image)
     try:
         targets = image_plan.image_targets(meta, spec, rt.settings)
-        snapshot_ids = list(status.get("snapshotIds") or [])
-        if targets.vm_id is not None and not snapshot_ids:
-            snapshot_ids = [targets.snapshot_id(meta, None)]
+        snapshot_ids = await _snapshots_to_delete(meta, targets, status)
         observed = image_delete.ObservedForDelete(
             gallery_version=await rt.resources.get(targets.gallery_version_id)
             if targets.gallery_version_id

@@ -15,6 +15,7 @@ immutable properties match, never PUT again (Batch refuses with PropertyCannotBe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -375,6 +376,17 @@ def _observed_status(pool: Mapping[str, Any]) -> dict[str, Any]:
     if fixed:
         out["targetDedicatedNodes"] = int(fixed.get("targetDedicatedNodes") or 0)
         out["targetLowPriorityNodes"] = int(fixed.get("targetLowPriorityNodes") or 0)
+    else:
+        # Autoscale: the targets are what the last formula evaluation decided
+        # (``autoScaleRun.results``: "$TargetDedicatedNodes=4;$TargetLowPriorityNodes=0;...").
+        results = str((props.get("autoScaleRun") or {}).get("results") or "")
+        for name, key in (
+            ("TargetDedicatedNodes", "targetDedicatedNodes"),
+            ("TargetLowPriorityNodes", "targetLowPriorityNodes"),
+        ):
+            found = re.search(rf"\${name}\s*=\s*(\d+)", results)
+            if found:
+                out[key] = int(found.group(1))
     return out
 
 

@@ -162,7 +162,9 @@ def plan_resize(
     # Steady short of (or beyond) the target it was asked for: the last resize did not finish.
     code, message = obs.errors[0] if obs.errors else (RESIZE_STOPPED, "the resize stopped before the target")
     error_time = _error_time(obs, status, code, now)
-    error = {"code": code, "message": message, "time": rfc3339(error_time)}
+    error: dict[str, Any] = {"code": code, "message": message, "time": rfc3339(error_time)}
+    if obs.allocation_state_transition_time:
+        error["azureTime"] = obs.allocation_state_transition_time
     base["lastResizeError"] = error
     since = (now - error_time).total_seconds()
     what = f"{progress}; last resize ended with {code}: {message}"
@@ -225,17 +227,25 @@ def plan_resize(
 
 
 def _error_time(obs: PoolObservation, status: Mapping[str, Any], code: str, now: datetime) -> datetime:
-    """When the failed resize ended: the pool's ``allocationStateTransitionTime`` (Azure's clock,
-    stable across reconciles); without it, the time we first recorded this error, else now."""
-    if obs.allocation_state_transition_time:
-        try:
-            return parse_rfc3339(obs.allocation_state_transition_time)
-        except ValueError:
-            pass
+    """When the failed resize ended, on the operator's clock.
+
+    The same failed resize (same code and the same ``allocationStateTransitionTime``, Azure's stable
+    marker of it) keeps the time first recorded in ``status.lastResizeError``.  A newly observed one
+    uses Azure's transition time, but never later than ``now``: Azure's clock and ours may differ
+    (skew, or a time-compressed simulator), and a future end time would postpone the retry forever.
+    """
     recorded = status.get("lastResizeError") or {}
-    if recorded.get("code") == code and recorded.get("time"):
+    same_resize = (
+        recorded.get("code") == code and recorded.get("azureTime") == obs.allocation_state_transition_time
+    )
+    if same_resize and recorded.get("time"):
         try:
             return parse_rfc3339(str(recorded["time"]))
+        except ValueError:
+            pass
+    if obs.allocation_state_transition_time:
+        try:
+            return min(parse_rfc3339(obs.allocation_state_transition_time), now)
         except ValueError:
             pass
     return now

@@ -1,0 +1,127 @@
+"""Crash safety and cost: SIGKILL the operator during creation; count ARM requests once Ready.
+
+These tests restart the session operator (the one every e2e module shares) instead of running a
+second one beside it: two operators on the same objects would race. It is always running again
+when a test here ends, with the session's settings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from azbatch_operator.devtools.stack import Operator
+from tests.e2e.conftest import OPERATOR_ENV, SimulatorHandle, World, wait_condition
+from tests.e2e.managed_image_support import (
+    DEFINITIONS,
+    IMAGES,
+    SNAPSHOTS,
+    VERSIONS,
+    arm_requests_for,
+    image_manifest,
+    in_rg,
+    vm_source,
+)
+from tests.kube import Kubectl
+
+
+def _until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def restartable(operator: Operator) -> Iterator[Operator]:
+    """The session operator; restored (running, session env) whatever the test did to it."""
+    env = dict(operator.env)
+    try:
+        yield operator
+    finally:
+        if operator.proc is None or operator.env != env:
+            operator.stop()
+            operator.env = env
+            operator.start()
+
+
+def test_sigkill_during_creation_adopts_instead_of_duplicating(
+    kubectl: Kubectl, restartable: Operator, simulator: SimulatorHandle, world: World
+) -> None:
+    ns, admin = world.namespace, simulator.admin
+    seeded_snapshots = len(in_rg(admin, world, SNAPSHOTS))
+
+    def owned(type_: str) -> list[dict[str, object]]:
+        return [
+            r
+            for r in in_rg(admin, world, type_)
+            if (r.get("tags") or {}).get("azbatch.io-owner") == f"{ns}/img"
+        ]
+
+    kubectl.apply(
+        image_manifest(
+            world, "img", vm_source(world), gallery={"imageDefinition": "render", "version": "1.0.0"}
+        )
+    )
+    # Kill right after each create request reached Azure, before the operator could record it.
+    for type_ in (SNAPSHOTS, IMAGES, VERSIONS):
+        _until(lambda: bool(owned(type_)), f"a {type_} to appear")  # noqa: B023 (called at once)
+        restartable.kill()
+        restartable.start()
+
+    obj = wait_condition(kubectl, "managedimage", ns, "img", "Ready", reason="Succeeded", timeout=120)
+    assert len(owned(SNAPSHOTS)) == 2  # OS + data disk lun 0: one set
+    assert len(in_rg(admin, world, SNAPSHOTS)) == seeded_snapshots + 2
+    assert len(in_rg(admin, world, IMAGES)) == 1
+    assert len(in_rg(admin, world, DEFINITIONS)) == 1
+    assert len(in_rg(admin, world, VERSIONS)) == 1
+    assert sorted(str(s["id"]).lower() for s in owned(SNAPSHOTS)) == sorted(
+        s.lower() for s in obj["status"]["snapshotIds"]
+    )
+
+
+def test_arm_requests_per_image(
+    kubectl: Kubectl, restartable: Operator, simulator: SimulatorHandle, world: World
+) -> None:
+    """Apply->Ready cost and the steady-state read rate of one published image.
+
+    The steady pass is measured with a short slow interval, then scaled to the default
+    AZBATCH_POLL_SLOW_SECONDS (600 s) for the per-hour figure.
+    """
+    slow = 3.0
+    restartable.stop()
+    restartable.env = {**restartable.env, "AZBATCH_POLL_SLOW_SECONDS": str(slow)}
+    restartable.start()
+    ns, admin = world.namespace, simulator.admin
+    kubectl.apply(
+        image_manifest(
+            world, "cost", vm_source(world), gallery={"imageDefinition": "render", "version": "1.0.0"}
+        )
+    )
+    wait_condition(kubectl, "managedimage", ns, "cost", "Ready", reason="Succeeded", timeout=90)
+    to_ready = arm_requests_for(admin, world)
+
+    admin.reset_requests()
+    _until(
+        lambda: sum(r["operation"] == "Images_Get" for r in arm_requests_for(admin, world)) >= 3,
+        "three steady passes",
+        timeout=30,
+    )
+    time.sleep(0.5)  # let the third pass finish its last GET
+    steady = arm_requests_for(admin, world)
+    passes = sum(r["operation"] == "Images_Get" for r in steady)
+    per_pass = len(steady) / passes
+    default_slow = 600.0
+    per_hour = per_pass * 3600 / default_slow
+    writes = [r for r in to_ready if r["method"] != "GET"]
+    print(
+        f"\nARM requests, VM source + gallery: apply->Ready {len(to_ready)} ({len(writes)} writes); "
+        f"steady {per_pass:.1f} GETs per pass -> {per_hour:.0f}/hour at AZBATCH_POLL_SLOW_SECONDS=600 "
+        f"(test env {OPERATOR_ENV['AZBATCH_POLL_SLOW_SECONDS']} s would be {per_pass * 3600 / 30:.0f}/hour)"
+    )
+    assert {r["method"] for r in steady} == {"GET"}  # a Ready image never writes
+    assert per_pass <= 4  # image, gallery, definition, version
+    assert len(writes) == 5  # 2 snapshots, image, definition, version
