@@ -17,6 +17,7 @@ from tests.kube import Kubectl
 
 REPO = Path(__file__).resolve().parent.parent
 CRD_DIR = REPO / "crds"
+SHARED_PREFIX, ISOLATED_PREFIX = "t-", "iso-"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -53,9 +54,14 @@ def crds(kubectl: Kubectl) -> list[str]:
 
 @pytest.fixture
 def namespace(kubectl: Kubectl, crds: list[str], request: pytest.FixtureRequest) -> str:
-    """A fresh namespace per test, named after it so leftovers are easy to trace."""
+    """A fresh namespace per test, named after it so leftovers are easy to trace.
+
+    Tests marked `isolated` get an `iso-` namespace, which the shared session operator (serving
+    `t-*`) never touches, so they can run an operator of their own there.
+    """
     slug = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:6]
-    name = f"t-{slug}-{digest}"
+    prefix = ISOLATED_PREFIX if request.node.get_closest_marker("isolated") else SHARED_PREFIX
+    name = f"{prefix}{slug}-{digest}"
     kubectl.run("create", "namespace", name)
     return name

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azuresim.admin import AdminClient
 
 from azbatch_operator.devtools.controlplane import ControlPlane
 from azbatch_operator.devtools.stack import DEMO_WORLD, Operator, Simulator
+from azuresim.admin import AdminClient
+from tests.conftest import SHARED_PREFIX
 from tests.kube import Kubectl
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
@@ -58,7 +59,10 @@ def start_operator(
     control_plane: ControlPlane, simulator: SimulatorHandle, log_file: Path, **extra_env: str
 ) -> Operator:
     operator = Operator(
-        control_plane.kubeconfig, env={**simulator.env(), **OPERATOR_ENV, **extra_env}, log_file=log_file
+        control_plane.kubeconfig,
+        env={**simulator.env(), **OPERATOR_ENV, **extra_env},
+        log_file=log_file,
+        namespaces=[f"{SHARED_PREFIX}*"],
     )
     operator.start()
     return operator
@@ -71,7 +75,10 @@ def operator(
     simulator: SimulatorHandle,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Operator]:
-    """One operator process for the e2e tests that do not kill it."""
+    """One operator process for the e2e tests, serving the `t-*` test namespaces.
+
+    Tests marked `isolated` live in `iso-*` namespaces and run operators of their own there.
+    """
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     op = start_operator(control_plane, simulator, log)
     try:
@@ -127,7 +134,13 @@ def seed_world(
     world = World(namespace, SUBSCRIPTION, f"img-{short}", f"batch-{short}", "prep-vm", "acct")
     vm_spec = {
         "name": world.vm_name,
-        "osDisk": {"name": "prep-vm-os", "sizeGB": 64, "osType": "Linux", "encrypted": False, "managed": True},
+        "osDisk": {
+            "name": "prep-vm-os",
+            "sizeGB": 64,
+            "osType": "Linux",
+            "encrypted": False,
+            "managed": True,
+        },
         "dataDisks": [{"lun": 0, "name": "prep-vm-data0", "sizeGB": 128}],
         "extensions": [],
         "plan": None,
@@ -208,10 +221,22 @@ def wait_condition(
     """Wait until condition `type_` has `status` (and `reason`); returns the object."""
     if reason is None:
         return wait_for(
-            kubectl, kind, namespace, name, f'{{.status.conditions[?(@.type=="{type_}")].status}}', status, timeout
+            kubectl,
+            kind,
+            namespace,
+            name,
+            f'{{.status.conditions[?(@.type=="{type_}")].status}}',
+            status,
+            timeout,
         )
     obj = wait_for(
-        kubectl, kind, namespace, name, f'{{.status.conditions[?(@.type=="{type_}")].reason}}', reason, timeout
+        kubectl,
+        kind,
+        namespace,
+        name,
+        f'{{.status.conditions[?(@.type=="{type_}")].reason}}',
+        reason,
+        timeout,
     )
     cond = next(c for c in obj["status"]["conditions"] if c["type"] == type_)
     assert cond["status"] == status, cond
@@ -221,4 +246,3 @@ def wait_condition(
 def events_for(kubectl: Kubectl, namespace: str, name: str) -> list[dict[str, Any]]:
     items = kubectl.json("get", "events", "-n", namespace, f"--field-selector=involvedObject.name={name}")
     return list(items["items"])
-

@@ -23,6 +23,8 @@ from tests.e2e.conftest import OPERATOR_ENV, SimulatorHandle, World, wait_condit
 from tests.e2e.test_smoke_flow import image_manifest, pool_manifest
 from tests.kube import Kubectl
 
+pytestmark = pytest.mark.isolated
+
 FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 #: What kubectl itself (the user's tool, not the operator) adds on a client-side apply.
 KUBECTL_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"

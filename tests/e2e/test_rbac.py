@@ -27,6 +27,8 @@ from tests.e2e.conftest import OPERATOR_ENV, SimulatorHandle, World, events_for,
 from tests.e2e.test_smoke_flow import image_manifest, pool_manifest
 from tests.kube import KUBECTL, Kubectl
 
+pytestmark = pytest.mark.isolated
+
 BASE = REPO / "deploy" / "base"
 SERVICE_ACCOUNT = "system:serviceaccount:azbatch-system:azbatch-operator"
 #: What shows that the apiserver refused a request (kopf's and the status writer's messages).

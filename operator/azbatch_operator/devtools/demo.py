@@ -51,7 +51,7 @@ def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
 
 
 def rows(objects: list[dict[str, Any]]) -> list[tuple[str, ...]]:
-    out = []
+    out: list[tuple[str, ...]] = []
     for obj in objects:
         status = obj.get("status") or {}
         ready, stalled, progressing = (_condition(obj, t) for t in ("Ready", "Stalled", "Reconciling"))
