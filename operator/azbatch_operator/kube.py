@@ -22,6 +22,8 @@ import kopf
 logger = logging.getLogger(__name__)
 
 GROUP, VERSION = "azbatch.io", "v1alpha1"
+#: Shown in managedFields, so `kubectl get --show-managed-fields` says who wrote status.
+FIELD_MANAGER = "azbatch-operator"
 
 
 class ObjectGone(Exception):
@@ -122,7 +124,10 @@ class StatusWriter:
         self._api = api
 
     async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-        path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}/{name}/status"
+        path = (
+            f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}/{name}/status"
+            f"?fieldManager={FIELD_MANAGER}"
+        )
         code, answer = await self._api.request(
             "PATCH", path, {"status": status}, content_type="application/merge-patch+json"
         )

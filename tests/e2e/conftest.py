@@ -89,6 +89,19 @@ def operator(
         print(f"--- operator log ({len(text.splitlines())} lines): {log}")
 
 
+@pytest.fixture
+def restartable(operator: Operator) -> Iterator[Operator]:
+    """The session operator; restored (running, session env) whatever the test did to it."""
+    env = dict(operator.env)
+    try:
+        yield operator
+    finally:
+        if operator.proc is None or operator.env != env:
+            operator.stop()
+            operator.env = env
+            operator.start()
+
+
 @dataclass(frozen=True)
 class World:
     """Azure resources seeded for one test (names derived from its namespace)."""

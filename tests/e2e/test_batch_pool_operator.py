@@ -8,11 +8,7 @@ the session's settings, when a test here ends.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
-import pytest
-
+from azbatch_operator.devtools import processes
 from azbatch_operator.devtools.stack import Operator
 from tests.e2e.conftest import SimulatorHandle, World, events_for, wait_condition, wait_for
 from tests.e2e.test_batch_pool_resize import (
@@ -25,18 +21,6 @@ from tests.e2e.test_batch_pool_resize import (
 from tests.kube import Kubectl
 
 
-@pytest.fixture
-def restartable(operator: Operator) -> Iterator[Operator]:
-    env = dict(operator.env)
-    try:
-        yield operator
-    finally:
-        if operator.proc is None or operator.env != env:
-            operator.stop()
-            operator.env = env
-            operator.start()
-
-
 def test_sigkill_mid_resize_converges_without_extra_pools(
     kubectl: Kubectl, restartable: Operator, simulator: SimulatorHandle, world: World
 ) -> None:
@@ -45,16 +29,21 @@ def test_sigkill_mid_resize_converges_without_extra_pools(
     admin.reset_requests()
     kubectl.apply(fixed_pool(world, version, dedicated=1000, timeout="PT5M", backoff=1))
     # Kill right after the pool PUT reached Azure, before the operator could record it in status.
-    deadline = time.monotonic() + 60
-    while admin.resource(world.pool_id("pool")) is None:
-        assert time.monotonic() < deadline, "the pool was never created"
-        time.sleep(0.05)
+    processes.wait_until(lambda: admin.resource(world.pool_id("pool")) is not None, 60, "the pool PUT")
     restartable.kill()
     restartable.start()
     # And again in the middle of the second resize attempt.
     wait_for(kubectl, "batchpool", ns, "pool", ".status.resizeAttempts", "2", timeout=60)
     restartable.kill()
-    time.sleep(2)  # the operator is down: Azure carries on without it
+    # While the operator is down, Azure carries on: let the resize attempt end without it.
+    processes.wait_until(
+        lambda: (
+            (admin.resource(world.pool_id("pool")) or {}).get("properties", {}).get("allocationState")
+            == "Steady"
+        ),
+        60,
+        "the resize to end while the operator is down",
+    )
     restartable.start()
 
     obj = wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=90)

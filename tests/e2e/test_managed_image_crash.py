@@ -8,10 +8,8 @@ when a test here ends, with the session's settings.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 
-import pytest
-
+from azbatch_operator.devtools import processes
 from azbatch_operator.devtools.stack import Operator
 from tests.e2e.conftest import OPERATOR_ENV, SimulatorHandle, World, wait_condition
 from tests.e2e.managed_image_support import (
@@ -25,27 +23,6 @@ from tests.e2e.managed_image_support import (
     vm_source,
 )
 from tests.kube import Kubectl
-
-
-def _until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def restartable(operator: Operator) -> Iterator[Operator]:
-    """The session operator; restored (running, session env) whatever the test did to it."""
-    env = dict(operator.env)
-    try:
-        yield operator
-    finally:
-        if operator.proc is None or operator.env != env:
-            operator.stop()
-            operator.env = env
-            operator.start()
 
 
 def test_sigkill_during_creation_adopts_instead_of_duplicating(
@@ -68,7 +45,7 @@ def test_sigkill_during_creation_adopts_instead_of_duplicating(
     )
     # Kill right after each create request reached Azure, before the operator could record it.
     for type_ in (SNAPSHOTS, IMAGES, VERSIONS):
-        _until(lambda: bool(owned(type_)), f"a {type_} to appear")  # noqa: B023 (called at once)
+        processes.wait_until(lambda: bool(owned(type_)), 60, f"a {type_} to appear")  # noqa: B023 (called at once)
         restartable.kill()
         restartable.start()
 
@@ -105,10 +82,10 @@ def test_arm_requests_per_image(
     to_ready = arm_requests_for(admin, world)
 
     admin.reset_requests()
-    _until(
+    processes.wait_until(
         lambda: sum(r["operation"] == "Images_Get" for r in arm_requests_for(admin, world)) >= 3,
+        30,
         "three steady passes",
-        timeout=30,
     )
     time.sleep(0.5)  # let the third pass finish its last GET
     steady = arm_requests_for(admin, world)

@@ -9,7 +9,7 @@ from typing import Any
 import kopf
 import pydantic
 
-from azbatch_operator import api
+from azbatch_operator import api, metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.handlers import indexes, loop, report, runtime
 from azbatch_operator.kube import GROUP, VERSION
@@ -203,7 +203,7 @@ async def reconcile_once(
     return plan.requeue_after
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)
 async def pool_loop(
     *, stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, logger: kopf.Logger, **kwargs: Any
 ) -> None:
@@ -223,7 +223,7 @@ async def pool_loop(
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def pool_delete(*, body: kopf.Body, memo: Any, **_: Any) -> None:
     """Finalizer: Delete removes the pool in Azure and waits until it is gone; Orphan leaves it."""
-    rt = runtime.get()
+    rt = runtime.require_leadership()
     meta = _meta(body)
     now = datetime.now(UTC)
     status = dict(body.get("status") or {})
@@ -243,6 +243,7 @@ async def pool_delete(*, body: kopf.Body, memo: Any, **_: Any) -> None:
         await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation})
         raise kopf.TemporaryError(f"deleting pool {pool_id}: {exc}", delay=delay) from exc
     if isinstance(plan.action, Release):
+        metrics.forget_pool(meta.namespace, meta.name)
         return
     await report.publish(PLURAL, body, plan.conditions, report.with_generation(plan, meta.generation))
     raise kopf.TemporaryError(f"waiting for pool {pool_id} to be deleted", delay=plan.requeue_after or 5)

@@ -151,7 +151,7 @@ async def reconcile_once(
     return plan.requeue_after
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)
 async def image_loop(
     *, stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, logger: kopf.Logger, **kwargs: Any
 ) -> None:
@@ -191,7 +191,7 @@ async def _snapshots_to_delete(
 async def image_delete_handler(*, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     """Finalizer: wait for every pool using the image, then delete version, image, snapshots."""
     pools_by_image: kopf.Index[Any, Any] = kwargs["pools_by_image"]
-    rt = runtime.get()
+    rt = runtime.require_leadership()
     meta = _meta(body)
     now = datetime.now(UTC)
     status = dict(body.get("status") or {})

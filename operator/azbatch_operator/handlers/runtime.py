@@ -53,6 +53,14 @@ def get() -> Runtime:
     return _runtime
 
 
+def require_leadership() -> Runtime:
+    """For one-shot handlers (finalizers): a standby replica leaves the work to the leader."""
+    rt = get()
+    if not rt.leading.is_set():
+        raise kopf.TemporaryError("standing by: another replica is the leader", delay=2)
+    return rt
+
+
 def install(runtime: Runtime) -> None:
     global _runtime
     _runtime = runtime

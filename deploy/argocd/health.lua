@@ -1,4 +1,4 @@
--- Argo CD health check for azbatch.io/BatchPool (kstatus conditions Ready / Reconciling / Stalled).
+-- Argo CD health check for the azbatch.io kinds ManagedImage and BatchPool (kstatus conditions Ready / Reconciling / Stalled).
 -- Single source of truth: argocd-cm-patch.yaml embeds this file verbatim (a unit test checks it).
 --   Degraded     Stalled=True: nothing progresses without a human; the message says what to do.
 --   Healthy      Ready=True and the operator has observed the current metadata.generation.

@@ -1,0 +1,1 @@
+"""Benchmarks for azbatch-operator (`make bench`): print tables, write bench/results/*.json."""
