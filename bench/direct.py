@@ -36,7 +36,9 @@ def pool_body(image: str, dedicated: int) -> dict[str, Any]:
     }
 
 
-async def run(account_id: str, image: str, pools: int, dedicated: int, poll: float, concurrency: int) -> float:
+async def run(
+    account_id: str, image: str, pools: int, dedicated: int, poll: float, concurrency: int
+) -> float:
     rid = arm_ids.parse(account_id)
     credential = ClientSecretCredential(
         os.environ["AZURE_TENANT_ID"],

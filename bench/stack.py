@@ -165,8 +165,13 @@ class Stack:
             items: list[dict[str, Any]] = json.load(resp)["items"]
         return items
 
-    def wait_all_ready(self, namespace: str, count: int, timeout: float, poll: float = 0.5) -> float:
-        """Seconds (from now) until `count` BatchPools are Ready=True; raises on timeout."""
+    def wait_all_ready(self, namespace: str, count: int, timeout: float, poll: float | None = None) -> float:
+        """Seconds (from now) until `count` BatchPools are Ready=True; raises on timeout.
+
+        One LIST per poll; the interval grows with the count (0.5 s up to 2 s for 1,000 pools) so the
+        watcher's own load on the apiserver and CPU stays small next to the operator's.
+        """
+        poll = poll if poll is not None else min(2.0, max(0.5, count / 500))
         start = time.monotonic()
         ready = 0
         while time.monotonic() - start < timeout:

@@ -40,6 +40,11 @@ class Settings:
     create_grace_seconds: float = 120.0
     #: Concurrent reconciles (kopf worker limit).
     max_workers: int = 20
+    #: The operator's own ARM request budget per subscription (token buckets holding 10 s of refill):
+    #: ARM's defaults (reads 25/s, writes and deletes 10/s). Lower them when other clients share
+    #: the subscription and principal; 0 turns the client-side budget off.
+    arm_reads_per_second: float = 25.0
+    arm_writes_per_second: float = 10.0
     #: Port for Prometheus /metrics; 0 turns the endpoint off.
     metrics_port: int = 0
     #: Run several replicas safely: only the holder of a coordination.k8s.io Lease reconciles.
@@ -83,6 +88,9 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"AZBATCH_{name.upper()} must be > 0, got {getattr(self, name)}")
+        for name in ("arm_reads_per_second", "arm_writes_per_second"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"AZBATCH_{name.upper()} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.metrics_port <= 65535:
             raise SettingsError(f"AZBATCH_METRICS_PORT must be a port number or 0, got {self.metrics_port}")
         if self.leader_lease_seconds < 2:

@@ -8,15 +8,18 @@ for its type, so the handlers never branch on resource types. Long-running opera
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from azure.core import MatchConditions
 
-from azbatch_operator.azure.calls import arm, arm_get
+from azbatch_operator.azure.budget import ArmBudget
+from azbatch_operator.azure.calls import AzureCallError, arm, arm_get
 from azbatch_operator.azure.clients import AzureClients
 from azbatch_operator.reconcile import arm_ids
 from azbatch_operator.reconcile.arm_ids import ResourceId
+from azbatch_operator.reconcile.errors import Category
 
 Json = dict[str, Any]
 
@@ -27,8 +30,20 @@ def _wire(model: Any) -> Json:
 
 
 class Resources:
-    def __init__(self, clients: AzureClients) -> None:
+    def __init__(self, clients: AzureClients, budget: ArmBudget | None = None) -> None:
         self._clients = clients
+        self._budget = budget or ArmBudget(0, 0)
+
+    @contextlib.asynccontextmanager
+    async def _budgeted(self, rid: ResourceId, kind: str) -> AsyncIterator[None]:
+        """Wait for a token of the subscription's ARM budget; a 429 that still comes pauses it."""
+        await self._budget.take(rid.subscription, kind)
+        try:
+            yield
+        except AzureCallError as exc:
+            if exc.classification.category is Category.THROTTLED:
+                self._budget.throttled(rid.subscription, kind, exc.classification.retry_after)
+            raise
 
     def _target(self, rid: ResourceId) -> tuple[str, Any, tuple[str, ...]]:
         """(operation prefix, SDK operations group, positional names) for a resource id."""
@@ -58,40 +73,46 @@ class Resources:
         """The resource as ARM returns it, or None when it does not exist."""
         rid = arm_ids.parse(resource_id)
         prefix, group, names = self._target(rid)
-        found = await arm_get(f"{prefix}_Get", group.get(*names))
+        async with self._budgeted(rid, "read"):
+            found = await arm_get(f"{prefix}_Get", group.get(*names))
         return None if found is None else _wire(found)
 
     async def begin_create(self, resource_id: str, body: Mapping[str, Any]) -> None:
         """Send the PUT of a long-running create; completion is observed by later GETs."""
         rid = arm_ids.parse(resource_id)
         prefix, group, names = self._target(rid)
-        await arm(f"{prefix}_CreateOrUpdate", group.begin_create_or_update(*names, dict(body)))
+        async with self._budgeted(rid, "write"):
+            await arm(f"{prefix}_CreateOrUpdate", group.begin_create_or_update(*names, dict(body)))
 
     async def begin_update(self, resource_id: str, body: Mapping[str, Any]) -> None:
         rid = arm_ids.parse(resource_id)
         prefix, group, names = self._target(rid)
-        await arm(f"{prefix}_Update", group.begin_update(*names, dict(body)))
+        async with self._budgeted(rid, "write"):
+            await arm(f"{prefix}_Update", group.begin_update(*names, dict(body)))
 
     async def begin_delete(self, resource_id: str) -> None:
         """Send the DELETE; a resource already gone counts as deleted."""
         rid = arm_ids.parse(resource_id)
         prefix, group, names = self._target(rid)
-        await arm_get(f"{prefix}_Delete", group.begin_delete(*names))
+        async with self._budgeted(rid, "write"):
+            await arm_get(f"{prefix}_Delete", group.begin_delete(*names))
 
     # Batch pools: create and update are synchronous in Batch.
     async def create_pool(self, pool_id: str, body: Mapping[str, Any]) -> Json:
         """PUT a new pool with If-None-Match: * so a pool that appeared meanwhile is never overwritten."""
         rid = arm_ids.parse(pool_id)
         _, group, names = self._target(rid)
-        created = await arm(
-            "Pool_Create", group.create(*names, dict(body), match_condition=MatchConditions.IfMissing)
-        )
+        async with self._budgeted(rid, "write"):
+            created = await arm(
+                "Pool_Create", group.create(*names, dict(body), match_condition=MatchConditions.IfMissing)
+            )
         return _wire(created)
 
     async def update_pool(self, pool_id: str, body: Mapping[str, Any]) -> Json:
         rid = arm_ids.parse(pool_id)
         _, group, names = self._target(rid)
-        return _wire(await arm("Pool_Update", group.update(*names, dict(body))))
+        async with self._budgeted(rid, "write"):
+            return _wire(await arm("Pool_Update", group.update(*names, dict(body))))
 
     async def pool_action(self, pool_id: str, action: str) -> None:
         """`stopResize` or `disableAutoScale`."""
@@ -101,4 +122,5 @@ class Resources:
             "stopResize": group.stop_resize,
             "disableAutoScale": group.disable_auto_scale,
         }
-        await arm(f"Pool_{action[0].upper()}{action[1:]}", calls[action](*names))
+        async with self._budgeted(rid, "write"):
+            await arm(f"Pool_{action[0].upper()}{action[1:]}", calls[action](*names))

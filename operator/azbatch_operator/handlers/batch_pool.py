@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +29,9 @@ from azbatch_operator.reconcile.plan import (
 PLURAL = "batchpools"
 #: How long a Batch account read is reused: its location and allocation mode do not change.
 ACCOUNT_CACHE_SECONDS = 600.0
+#: How long an image read (location, replication regions) is reused by pools about to be created.
+#: Short: the create PUT itself is refused if the image went away meanwhile.
+IMAGE_CACHE_SECONDS = 30.0
 
 
 def _meta(body: kopf.Body) -> names.ObjectMeta:
@@ -71,7 +73,9 @@ async def describe_image(image: pool_plan.ResolvedImage) -> pool_plan.ResolvedIm
     """Fill location / replication regions for a user-given image id (needed for the S4 check)."""
     if image.image_id is None or image.location is not None or image.target_regions is not None:
         return image
-    found = await runtime.get().resources.get(image.image_id)
+    rt = runtime.get()
+    image_id = image.image_id
+    found = await rt.lookups.get(f"image:{image_id}", IMAGE_CACHE_SECONDS, lambda: rt.resources.get(image_id))
     if found is None:
         return pool_plan.ResolvedImage(
             image.image_id,
@@ -125,23 +129,18 @@ def image_limit_verdict(
     )
 
 
-async def _account(memo: kopf.Memo, account_id: str) -> pool_plan.AccountInfo | None:
-    cached = memo.get("account")
-    if (
-        cached is not None
-        and cached[0] == account_id.lower()
-        and time.monotonic() - cached[1] < ACCOUNT_CACHE_SECONDS
-    ):
-        return cached[2]  # type: ignore[no-any-return]
-    found = await runtime.get().resources.get(account_id)
-    info = None
-    if found is not None:
-        props = found.get("properties") or {}
-        info = pool_plan.AccountInfo(
-            account_id, str(found.get("location") or ""), props.get("poolAllocationMode")
-        )
-        memo["account"] = (account_id.lower(), time.monotonic(), info)
-    return info
+async def _account(account_id: str) -> pool_plan.AccountInfo | None:
+    """The Batch account (location, allocation mode): one read shared by every pool on it."""
+    rt = runtime.get()
+    found = await rt.lookups.get(
+        f"account:{account_id}", ACCOUNT_CACHE_SECONDS, lambda: rt.resources.get(account_id)
+    )
+    if found is None:
+        return None
+    props = found.get("properties") or {}
+    return pool_plan.AccountInfo(
+        account_id, str(found.get("location") or ""), props.get("poolAllocationMode")
+    )
 
 
 async def _perform(plan: Plan) -> None:
@@ -174,7 +173,7 @@ async def reconcile_once(
         return None
     try:
         pool_id = pool_plan.pool_resource_id(meta, spec)
-        account = await _account(memo, spec.account_id)
+        account = await _account(spec.account_id)
         pool = await rt.resources.get(pool_id) if account is not None else None
         image = resolve_image(meta.namespace, spec, images)
         if pool is None and image.ready:

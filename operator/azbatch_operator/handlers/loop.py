@@ -19,6 +19,7 @@ import kopf
 from azbatch_operator import metrics
 from azbatch_operator.handlers import runtime
 from azbatch_operator.kube import ObjectGone
+from azbatch_operator.reconcile import polling
 
 #: How often a sleeping loop looks at its live body for a spec change (in memory, no API call).
 CHANGE_CHECK_SECONDS = 0.5
@@ -93,6 +94,11 @@ async def run(
                 metrics.RECONCILES.labels(kind, "error").inc()
                 delay = await on_unexpected(exc)
             metrics.RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
+            rt = runtime.get()
+            if delay is not None and delay >= rt.settings.poll_slow_seconds:
+                # The planners ask for the slow resync without randomness; spread it here so objects
+                # applied together do not poll Azure in lockstep for the rest of their lives.
+                delay = polling.slow(rt.settings, rt.rng)
             await sleep_until_change(stopped, body, delay, wake)
     finally:
         if _nudges.get(key) is wake:

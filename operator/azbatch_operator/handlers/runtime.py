@@ -9,8 +9,10 @@ from typing import Any
 
 import kopf
 
+from azbatch_operator.azure.budget import ArmBudget
 from azbatch_operator.azure.clients import AzureClients
 from azbatch_operator.azure.resources import Resources
+from azbatch_operator.handlers.lookups import SharedLookups
 from azbatch_operator.kube import KubeApi, StatusWriter
 from azbatch_operator.leader import LeaderElector
 from azbatch_operator.settings import Settings
@@ -27,6 +29,8 @@ class Runtime:
     leading: asyncio.Event = field(default_factory=asyncio.Event)
     elector: LeaderElector | None = None
     rng: random.Random = field(default_factory=random.Random)
+    #: Account and image reads shared by every object (see handlers/lookups.py).
+    lookups: SharedLookups = field(default_factory=SharedLookups)
     _election: asyncio.Task[None] | None = None
 
     def start_election(self) -> None:
@@ -81,4 +85,5 @@ def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
     if settings.leader_election:
         namespace = settings.leader_election_namespace or kube.default_namespace
         elector = LeaderElector(kube, namespace, settings.leader_lease_seconds)
-    return Runtime(settings, azure, Resources(azure), kube, StatusWriter(kube), elector=elector)
+    budget = ArmBudget(settings.arm_reads_per_second, settings.arm_writes_per_second)
+    return Runtime(settings, azure, Resources(azure, budget), kube, StatusWriter(kube), elector=elector)

@@ -1,0 +1,237 @@
+"""The measurements. Each returns a JSON-able dict; __main__ prints them as tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from bench import procstat
+from bench.stack import GALLERY_VERSION, POOL_TYPE, TIME_SCALE, Stack, apply_all, pool_manifest
+
+#: ARM's per-subscription read budget (token bucket 250, refill 25/s).
+ARM_READS_PER_HOUR = 25 * 3600
+#: Pause before every timed run: the simulator's throttling buckets (reads 250 @ 25/s, writes 200 @ 10/s)
+#: refill in real time, so each run (operator or direct) starts with full buckets.
+REFILL_SECONDS = 20.0
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "runs": len(values),
+    }
+
+
+def _requests(stack: Stack) -> dict[str, Any]:
+    summary = stack.admin.requests()
+    return {
+        "total": summary["total"],
+        "byOperation": summary["byOperation"],
+        "byMethod": summary["byMethod"],
+        "byStatus": summary["byStatus"],
+    }
+
+
+def convergence(stack: Stack, pools: int, repeats: int, label: str = "") -> dict[str, Any]:
+    """`pools` BatchPools applied at once on a ready gallery image -> seconds until all Ready."""
+    runs = []
+    for r in range(repeats):
+        ns = stack.namespace(f"conv{label}-{pools}-{r}")
+        account = stack.new_account("conv", pools)
+        op = stack.operator(ns, stack.workdir / f"operator-{ns}.log")
+        assert op.proc is not None
+        try:
+            docs = [pool_manifest(ns, f"p{i:05d}", account) for i in range(pools)]
+            time.sleep(REFILL_SECONDS)  # ARM's read/write buckets full again: runs do not tax each other
+            before = procstat.read(op.proc.pid)
+            stack.admin.reset_requests()
+            start = time.monotonic()
+            apply_all(stack, docs, stack.workdir / f"{ns}.yaml")
+            applied = time.monotonic() - start
+            stack.wait_all_ready(ns, pools, timeout=1800)
+            seconds = time.monotonic() - start
+            after = procstat.read(op.proc.pid)
+            reqs = _requests(stack)
+        finally:
+            op.stop()
+        runs.append(
+            {
+                "seconds": seconds,
+                "applySeconds": applied,
+                "operatorPeakRssMiB": after.peak_rss_mib,
+                "operatorCpuSeconds": after.cpu_seconds - before.cpu_seconds,
+                "requests": reqs,
+                "requestsPerPool": reqs["total"] / pools,
+            }
+        )
+        print(f"  convergence {pools}: run {r + 1}/{repeats}: {seconds:.1f} s", flush=True)
+    return {
+        "pools": pools,
+        "seconds": spread([run["seconds"] for run in runs]),
+        "operatorPeakRssMiB": spread([run["operatorPeakRssMiB"] for run in runs]),
+        "operatorCpuSeconds": spread([run["operatorCpuSeconds"] for run in runs]),
+        "requestsPerPool": spread([run["requestsPerPool"] for run in runs]),
+        "runs": runs,
+    }
+
+
+def direct(stack: Stack, pools: int, repeats: int) -> dict[str, Any]:
+    """The same pools through azure-mgmt-batch `.aio` from a plain asyncio script (bench/direct.py)."""
+    runs = []
+    for r in range(repeats):
+        account = stack.new_account("direct", pools)
+        time.sleep(REFILL_SECONDS)
+        stack.admin.reset_requests()
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.direct",
+                "--account-id",
+                account,
+                "--image",
+                GALLERY_VERSION,
+                "--pools",
+                str(pools),
+                "--poll",
+                "1",
+            ],  # fmt: skip
+            env={**os.environ, **stack.sim.env()},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=True,
+        )
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds = float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+        reqs = _requests(stack)
+        cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+        runs.append(
+            {
+                "seconds": seconds,
+                "cpuSeconds": cpu,
+                "requests": reqs,
+                "requestsPerPool": reqs["total"] / pools,
+            }
+        )
+        print(f"  direct {pools}: run {r + 1}/{repeats}: {seconds:.1f} s", flush=True)
+    return {
+        "pools": pools,
+        "seconds": spread([run["seconds"] for run in runs]),
+        "cpuSeconds": spread([run["cpuSeconds"] for run in runs]),
+        "requestsPerPool": spread([run["requestsPerPool"] for run in runs]),
+        "runs": runs,
+    }
+
+
+def steady_cost(stack: Stack, pools: int, slow_seconds: float, window: float) -> dict[str, Any]:
+    """ARM reads per pool per hour while Steady, measured with a short slow interval and scaled."""
+    ns = stack.namespace(f"steady-{pools}")
+    account = stack.new_account("steady", pools)
+    op = stack.operator(ns, stack.workdir / f"operator-{ns}.log", AZBATCH_POLL_SLOW_SECONDS=str(slow_seconds))
+    try:
+        apply_all(
+            stack, [pool_manifest(ns, f"p{i:04d}", account) for i in range(pools)], stack.workdir / "s.yaml"
+        )
+        stack.wait_all_ready(ns, pools, timeout=600)
+        time.sleep(slow_seconds * 1.2)  # every pool has done its first slow resync
+        stack.admin.reset_requests()
+        time.sleep(window)
+        reqs = _requests(stack)
+    finally:
+        op.stop()
+    reads = int(reqs["byMethod"].get("GET", 0))
+    writes = reqs["total"] - reads
+    per_pool_hour_measured = reads / pools / window * 3600
+    scale = slow_seconds / 600.0
+    per_pool_hour_default = per_pool_hour_measured * scale
+    return {
+        "pools": pools,
+        "slowSecondsMeasured": slow_seconds,
+        "windowSeconds": window,
+        "reads": reads,
+        "writes": writes,
+        "readsPerPoolPerHourMeasured": per_pool_hour_measured,
+        "readsPerPoolPerHourAtDefault600s": per_pool_hour_default,
+        "steadyPoolsPerSubscription": int(ARM_READS_PER_HOUR / per_pool_hour_default),
+        "requests": reqs,
+    }
+
+
+def _ts(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")[:26] + "+00:00").timestamp()
+
+
+def large_pool(stack: Stack, nodes: int, timeout: str = "PT5M", backoff: int = 1) -> dict[str, Any]:
+    """One pool larger than batch.maxNodesPerResize: how long each "resize again" takes to be asked."""
+    ns = stack.namespace(f"large-{nodes}")
+    account = stack.new_account("large", 1)
+    pool_id = f"{account}/pools/big"
+    op = stack.operator(ns, stack.workdir / f"operator-{ns}.log")
+    steadies: dict[str, int] = {}  # allocationStateTransitionTime -> nodes, when Steady below target
+    try:
+        stack.admin.reset_requests()
+        start = time.monotonic()
+        manifest = pool_manifest(
+            ns,
+            "big",
+            account,
+            dedicated=nodes,
+            timeout=timeout,
+            resizeRetry={"maxAttempts": 0, "backoffSeconds": backoff},
+        )
+        apply_all(stack, [manifest], stack.workdir / "large.yaml")
+        while time.monotonic() - start < 900:
+            found = [p for p in stack.admin.resources(POOL_TYPE) if p["id"].lower() == pool_id.lower()]
+            props = found[0]["properties"] if found else {}
+            current = int(props.get("currentDedicatedNodes") or 0)
+            if props.get("allocationState") == "Steady":
+                if current < nodes:
+                    steadies[str(props.get("allocationStateTransitionTime"))] = current
+                else:
+                    stack.wait_all_ready(ns, 1, timeout=60)
+                    break
+            time.sleep(0.2)
+        seconds = time.monotonic() - start
+        recent = stack.admin.requests()
+    finally:
+        op.stop()
+    pool_path = pool_id.lower()
+    patches = sorted(
+        _ts(e["time"])
+        for e in recent["recent"]
+        if e["operation"] == "Pool_Update" and e["path"].lower() == pool_path and e["status"] == 200
+    )
+    gaps = []
+    for text, got in sorted(steadies.items()):
+        went_steady = _ts(text)
+        after = [p for p in patches if p >= went_steady]
+        if after:
+            gaps.append({"steadyAt": text, "nodes": got, "simulatedGapSeconds": after[0] - went_steady})
+    sims = [g["simulatedGapSeconds"] for g in gaps]
+    total = recent["total"]
+    return {
+        "nodes": nodes,
+        "resizeTimeout": timeout,
+        "backoffSeconds": backoff,
+        "timeScale": TIME_SCALE,
+        "secondsToReady": seconds,
+        "simulatedSecondsToReady": seconds * TIME_SCALE,
+        "resizes": len(patches) + 1,
+        "gaps": gaps,
+        "simulatedGapSeconds": spread(sims) if sims else None,
+        "requestsTotal": total,
+        "requestsPerResizeAttempt": total / (len(patches) + 1),
+        "requestsByOperation": dict(Counter(recent["byOperation"])),
+    }
