@@ -52,7 +52,7 @@ install: venv
 	$(VENV)/bin/kubectl wait --for=condition=Established --timeout=60s -f crds/
 
 run: venv
-	$(VENV)/bin/kopf run --all-namespaces --liveness=http://0.0.0.0:8080/healthz -m azbatch_operator
+	AZBATCH_METRICS_PORT=$${AZBATCH_METRICS_PORT:-9090} $(VENV)/bin/kopf run --all-namespaces --standalone --liveness=http://0.0.0.0:8080/healthz -m azbatch_operator
 
 local-up: venv controlplane
 	$(PY) -m azbatch_operator.devtools.local up --dir .local

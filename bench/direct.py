@@ -13,12 +13,16 @@ import asyncio
 import json
 import os
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+from azure.core.exceptions import HttpResponseError
 from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.batch.aio import BatchManagementClient
 
 from azbatch_operator.reconcile import arm_ids
+
+T = TypeVar("T")
 
 
 def pool_body(image: str, dedicated: int) -> dict[str, Any]:
@@ -56,14 +60,23 @@ async def run(
     gate = asyncio.Semaphore(concurrency)
     rg, account = rid.resource_group or "", rid.names[0]
 
+    async def persist(call: Callable[[], Awaitable[T]]) -> T:
+        """The SDK retries 429s itself (honouring Retry-After) up to 10 times; a script keeps going."""
+        while True:
+            try:
+                async with gate:
+                    return await call()
+            except HttpResponseError as exc:
+                if exc.status_code != 429:
+                    raise
+                await asyncio.sleep(1)
+
     async def one(i: int) -> None:
         name = f"direct{i:05d}"
-        async with gate:
-            await client.pool.create(rg, account, name, pool_body(image, dedicated))
+        await persist(lambda: client.pool.create(rg, account, name, pool_body(image, dedicated)))
         while True:
             await asyncio.sleep(poll)
-            async with gate:
-                pool = await client.pool.get(rg, account, name)
+            pool = await persist(lambda: client.pool.get(rg, account, name))
             if pool.allocation_state == "Steady" and pool.current_dedicated_nodes == dedicated:
                 return
 

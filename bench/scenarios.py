@@ -106,7 +106,7 @@ def direct(stack: Stack, pools: int, repeats: int) -> dict[str, Any]:
                 str(pools),
                 "--poll",
                 "1",
-            ],  # fmt: skip
+            ],
             env={**os.environ, **stack.sim.env()},
             capture_output=True,
             text=True,

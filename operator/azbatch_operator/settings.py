@@ -38,7 +38,7 @@ class Settings:
     jitter_fraction: float = 0.1
     #: After sending a create, how long a 404 on GET is read as ARM lag rather than a lost request.
     create_grace_seconds: float = 120.0
-    #: Concurrent reconciles (kopf worker limit).
+    #: Reconcile passes running at once (each makes a few Azure calls); the rest wait their turn.
     max_workers: int = 20
     #: The operator's own ARM request budget per subscription (token buckets holding 10 s of refill):
     #: ARM's defaults (reads 25/s, writes and deletes 10/s). Lower them when other clients share

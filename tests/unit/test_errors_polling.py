@@ -4,6 +4,8 @@ import random
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from azbatch_operator.reconcile import errors, polling
 from azbatch_operator.reconcile.conditions import Reason
@@ -93,3 +95,20 @@ def test_fast_slow_until() -> None:
 def test_http_date_needs_a_clock() -> None:
     assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", None) is None
     assert errors.classify(429, None, retry_after="7").retry_after == 7
+
+
+@given(
+    requested=st.one_of(st.none(), st.floats(min_value=0, max_value=10_000, allow_nan=False)),
+    seed=st.integers(0, 2**32),
+)
+def test_next_wake_never_waits_forever_and_spreads_only_slow_polls(
+    requested: float | None, seed: int
+) -> None:
+    settings = Settings(poll_fast_seconds=5, poll_slow_seconds=600, jitter_fraction=0.1)
+    wake = polling.next_wake(requested, settings, random.Random(seed))
+    if requested is not None and requested < settings.poll_slow_seconds:
+        assert wake == requested  # fast polls keep their exact timing
+    else:
+        # "only on a change" and slow resyncs both become a jittered slow poll: a Stalled object
+        # is re-checked, and objects created together drift apart.
+        assert settings.poll_slow_seconds <= wake <= settings.poll_slow_seconds * 1.1

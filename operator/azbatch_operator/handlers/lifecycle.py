@@ -31,7 +31,6 @@ async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
     runtime.install(rt)
     metrics.serve(rt.settings.metrics_port)
     rt.start_election()
-    settings.execution.max_workers = rt.settings.max_workers
     logger.info(
         "azbatch-operator configured: ARM %s, cloud %s, default subscription %s",
         rt.azure.cloud.resource_manager,

@@ -84,7 +84,8 @@ async def run(
             delay: float | None
             started = time.monotonic()
             try:
-                delay = await reconcile_once()
+                async with runtime.get().slots:
+                    delay = await reconcile_once()
             except ObjectGone:
                 return
             except asyncio.CancelledError:
@@ -95,11 +96,7 @@ async def run(
                 delay = await on_unexpected(exc)
             metrics.RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
             rt = runtime.get()
-            if delay is not None and delay >= rt.settings.poll_slow_seconds:
-                # The planners ask for the slow resync without randomness; spread it here so objects
-                # applied together do not poll Azure in lockstep for the rest of their lives.
-                delay = polling.slow(rt.settings, rt.rng)
-            await sleep_until_change(stopped, body, delay, wake)
+            await sleep_until_change(stopped, body, polling.next_wake(delay, rt.settings, rt.rng), wake)
     finally:
         if _nudges.get(key) is wake:
             del _nudges[key]

@@ -6,6 +6,7 @@ writes; events are posted only on transitions a user cares about (Ready/Stalled 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,8 @@ from azbatch_operator.reconcile import conditions, errors, polling
 from azbatch_operator.reconcile.conditions import Condition
 from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import Plan
+
+logger = logging.getLogger(__name__)
 
 
 def is_ready(conds: Iterable[Condition]) -> bool:
@@ -75,13 +78,19 @@ def error_plan(
 ) -> tuple[list[Condition], float]:
     """Conditions and a retry delay for a failure the planners never saw (a failed Azure call)."""
     settings = runtime.get().settings
-    if isinstance(exc, AzureCallError):
-        classification = exc.classification
-    else:
-        classification = errors.classify(None, type(exc).__name__, str(exc) or repr(exc))
-    message = errors.describe(classification, exc.operation if isinstance(exc, AzureCallError) else action)
+    if not isinstance(exc, AzureCallError):
+        # Not Azure's answer but our own failure (a bug, a lost connection to the apiserver): say
+        # so plainly and retry with backoff; the operator log has the traceback.
+        message = (
+            f"{action} failed unexpectedly: {type(exc).__name__}: {exc}; retrying (see the operator log)"
+        )
+        logger.error("%s failed unexpectedly", action, exc_info=exc)
+        retry_in = polling.backoff(attempt, settings, runtime.get().rng)
+        return conditions.progressing(generation, now, conditions.Reason.TRANSIENT_ERROR, message), retry_in
+    classification = exc.classification
+    message = errors.describe(classification, exc.operation)
     delay = polling.after_error(classification, attempt, settings, runtime.get().rng)
-    if classification.category in (Category.THROTTLED, Category.RETRIABLE, Category.NOT_FOUND):
+    if classification.category in (Category.THROTTLED, Category.RETRIABLE):
         conds = conditions.progressing(generation, now, classification.reason, message)
     else:
         conds = conditions.stalled(generation, now, classification.reason, message)

@@ -29,6 +29,8 @@ class Runtime:
     leading: asyncio.Event = field(default_factory=asyncio.Event)
     elector: LeaderElector | None = None
     rng: random.Random = field(default_factory=random.Random)
+    #: Bounds concurrent reconcile passes (AZBATCH_MAX_WORKERS), hence concurrent Azure calls.
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(20))
     #: Account and image reads shared by every object (see handlers/lookups.py).
     lookups: SharedLookups = field(default_factory=SharedLookups)
     _election: asyncio.Task[None] | None = None
@@ -86,4 +88,12 @@ def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
         namespace = settings.leader_election_namespace or kube.default_namespace
         elector = LeaderElector(kube, namespace, settings.leader_lease_seconds)
     budget = ArmBudget(settings.arm_reads_per_second, settings.arm_writes_per_second)
-    return Runtime(settings, azure, Resources(azure, budget), kube, StatusWriter(kube), elector=elector)
+    return Runtime(
+        settings,
+        azure,
+        Resources(azure, budget),
+        kube,
+        StatusWriter(kube),
+        elector=elector,
+        slots=asyncio.Semaphore(settings.max_workers),
+    )

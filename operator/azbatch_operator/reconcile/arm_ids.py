@@ -151,6 +151,10 @@ def is_batch_account_id(text: str | None) -> bool:
     return _is(text, BATCH_ACCOUNT)
 
 
+def is_gallery_image_definition_id(text: str | None) -> bool:
+    return _is(text, GALLERY_IMAGE)
+
+
 def is_gallery_id(text: str | None) -> bool:
     return _is(text, GALLERY)
 

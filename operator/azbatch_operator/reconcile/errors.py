@@ -164,7 +164,9 @@ def describe(classification: Classification, action: str) -> str:
         Category.THROTTLED: "ARM is throttling requests; the operator will retry after the advised delay",
         Category.RETRIABLE: "the operator will retry",
         Category.NOT_FOUND: "check that the resource exists and the id is right",
-        Category.TERMINAL: "fix the spec or the Azure resource; the operator will not retry by itself",
+        Category.TERMINAL: (
+            "fix the spec or the Azure resource; the operator re-checks every AZBATCH_POLL_SLOW_SECONDS"
+        ),
     }[classification.category]
     detail = f": {classification.message}" if classification.message else ""
     return f"{action} failed with {classification.code}{detail} ({hint})"

@@ -41,6 +41,18 @@ def backoff(attempt: int, settings: Settings, rng: random.Random | None = None) 
     return min(settings.retry_max_seconds * (1 + settings.jitter_fraction), _jitter(delay, settings, rng))
 
 
+def next_wake(requested: float | None, settings: Settings, rng: random.Random | None = None) -> float:
+    """When a reconcile loop runs again, whatever the planner asked for.
+
+    "Only on a change" still re-checks on the slow poll: a Stalled object heals when Azure changes
+    under it (a VM fixed, a quota raised, an image replicated) without anybody touching the object.
+    Slow delays are jittered so objects created together do not poll in lockstep; fast ones are not.
+    """
+    if requested is None or requested >= settings.poll_slow_seconds:
+        return slow(settings, rng)
+    return requested
+
+
 def after_error(
     error: Classification, attempt: int, settings: Settings, rng: random.Random | None = None
 ) -> float | None:

@@ -80,10 +80,13 @@ def validate_pool_spec(spec: BatchPoolSpec) -> list[str]:
     if not arm_ids.is_batch_account_id(spec.account_id):
         problems.append(f"spec.accountId {spec.account_id!r} is not a Microsoft.Batch/batchAccounts id")
     if spec.image.id is not None and not (
-        arm_ids.is_managed_image_id(spec.image.id) or arm_ids.is_gallery_image_version_id(spec.image.id)
+        arm_ids.is_managed_image_id(spec.image.id)
+        or arm_ids.is_gallery_image_version_id(spec.image.id)
+        or arm_ids.is_gallery_image_definition_id(spec.image.id)
     ):
         problems.append(
-            f"spec.image.id {spec.image.id!r} is neither a managed image (Microsoft.Compute/images) nor a "
+            f"spec.image.id {spec.image.id!r} is neither a managed image (Microsoft.Compute/images), a "
+            "gallery image definition (Microsoft.Compute/galleries/images, latest version) nor a "
             "gallery image version (Microsoft.Compute/galleries/images/versions) id"
         )
     return problems
