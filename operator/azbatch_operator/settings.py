@@ -40,7 +40,7 @@ class Settings:
     create_grace_seconds: float = 120.0
     #: Reconcile passes running at once (each makes a few Azure calls); the rest wait their turn.
     max_workers: int = 20
-    #: The operator's own ARM request budget per subscription (token buckets holding 10 s of refill):
+    #: The operator's own ARM request budget per subscription (token buckets of ARM's size, 250 / 200):
     #: ARM's defaults (reads 25/s, writes and deletes 10/s). Lower them when other clients share
     #: the subscription and principal; 0 turns the client-side budget off.
     arm_reads_per_second: float = 25.0

@@ -197,6 +197,13 @@ def test_bad_input_is_refused_or_stalled_and_harmless(
     log = (tmp_path / "operator.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-6000:]
     assert not azure_writes(admin, prefixes), azure_writes(admin, prefixes)
+    # Deleting them all: every finalizer lets go (nothing was created), still without a Traceback.
+    kubectl.run("delete", "batchpools,managedimages", "--all", "-n", ns, "--timeout=90s", timeout=150)
+    assert not kubectl.json("get", "batchpools,managedimages", "-n", ns)["items"]
+    assert own_operator.proc.poll() is None, "the operator died"
+    log = (tmp_path / "operator.log").read_text(errors="replace")
+    assert "Traceback" not in log, log[-6000:]
+    assert not azure_writes(admin, prefixes), azure_writes(admin, prefixes)
     pools = admin.resources("Microsoft.Batch/batchAccounts/pools")
     ours = [p["id"] for p in pools if p["id"].lower().startswith(world.account_id.lower() + "/")]
     assert ours == [f"{world.account_id}/pools/foreign-pool"] or [i.lower() for i in ours] == [

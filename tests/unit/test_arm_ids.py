@@ -84,10 +84,28 @@ def test_builders() -> None:
 
 
 segment = st.text(
-    alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="/"),
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="/?#%\\"),
     min_size=1,
     max_size=12,
+).filter(lambda s: s not in (".", ".."))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/a?api-version=1",
+        "/subscriptions/../resourceGroups/../providers/Microsoft.Batch/batchAccounts/..",
+        "/subscriptions/s/resourceGroups/rg%2F..%2Fother/providers/Microsoft.Batch/batchAccounts/a",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/a#frag",
+        "/subscriptions/s/resourceGroups/r g/providers/Microsoft.Batch/batchAccounts/a",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/a\\b",
+    ],
 )
+def test_ids_that_would_change_the_request_are_refused(text: str) -> None:
+    """Hostile ids pass the CRD's `[^/]+` rules; the SDK would encode them into another URL."""
+    with pytest.raises(arm_ids.InvalidResourceId, match="cannot contain"):
+        arm_ids.parse(text)
+    assert not arm_ids.is_batch_account_id(text)
 
 
 @settings(max_examples=150)

@@ -7,7 +7,7 @@ import pytest
 from azbatch_operator.api import BatchPoolSpec
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.image_limits import check_image_limits
-from azbatch_operator.reconcile.names import ObjectMeta
+from azbatch_operator.reconcile.names import ObjectMeta, owner_tags
 from azbatch_operator.reconcile.plan import (
     AdoptPool,
     CreatePool,
@@ -224,6 +224,15 @@ def test_delete_plan() -> None:
     assert isinstance(plan_pool_delete(META, SPEC, {}, ours(), NOW, S).action, Release)  # never ours
     orphan = spec(deletionPolicy="Orphan")
     assert isinstance(plan_pool_delete(META, orphan, status, ours(), NOW, S).action, Release)
+
+
+def test_delete_finds_a_pool_created_just_before_a_crash_by_its_uid_stamp() -> None:
+    """PUT sent, operator killed before status.poolId was written, object deleted meanwhile."""
+    stamped = ours()
+    stamped["properties"]["metadata"] = [{"name": k, "value": v} for k, v in owner_tags(META).items()]
+    assert isinstance(plan_pool_delete(META, SPEC, {}, stamped, NOW, S).action, DeletePool)
+    other = ObjectMeta("team-a", "render", "uid-2")
+    assert isinstance(plan_pool_delete(other, SPEC, {}, stamped, NOW, S).action, Release)
 
 
 def test_autoscale_status_mirrors_the_last_evaluation() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from azbatch_operator.api.common import ApiModel, DeletionPolicy, ObjectRef
 
@@ -59,6 +59,15 @@ class GallerySpec(ApiModel):
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     replica_count: int = Field(default=1, ge=1, le=100)
     target_regions: tuple[str, ...] = ()
+
+    @field_validator("version")
+    @classmethod
+    def _int32_parts(cls, version: str) -> str:
+        """Azure reads each part of a gallery image version as a 32-bit integer; the CRD's pattern
+        lets any digit string through, so refuse here, before anything is created."""
+        if any(int(part) > 2**31 - 1 for part in version.split(".")):
+            raise ValueError(f"each part of gallery.version must be at most {2**31 - 1}, got {version}")
+        return version
 
     def effective_target_regions(self, location: str) -> tuple[str, ...]:
         """``targetRegions`` defaults to ``[spec.location]``; the image's own region is always included

@@ -16,8 +16,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-#: Seconds of refill a full bucket holds (ARM's read bucket holds 10 s of refill: 250 at 25/s).
-BURST_SECONDS = 10.0
+#: Seconds of refill a full bucket holds, as ARM's: reads 250 at 25/s, writes 200 at 10/s.
+BURST_SECONDS = {"read": 10.0, "write": 20.0}
 
 
 @dataclass
@@ -60,7 +60,7 @@ class ArmBudget:
         key = (subscription.lower(), kind)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(rate, max(1.0, rate * BURST_SECONDS))
+            bucket = self._buckets[key] = TokenBucket(rate, max(1.0, rate * BURST_SECONDS[kind]))
         return bucket
 
     async def take(self, subscription: str, kind: str) -> None:

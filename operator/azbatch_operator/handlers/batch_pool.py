@@ -10,10 +10,12 @@ import pydantic
 
 from azbatch_operator import api, metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
+from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.handlers import indexes, loop, report, runtime
 from azbatch_operator.kube import GROUP, VERSION
-from azbatch_operator.reconcile import image_limits, names, pool_plan
+from azbatch_operator.reconcile import conditions, image_limits, names, pool_plan
 from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import (
     CheckImage,
     CreatePool,
@@ -171,6 +173,13 @@ async def reconcile_once(
         plan = invalid_spec_plan(meta.generation, now, api.describe_validation_error(exc))
         await report.publish(PLURAL, body, plan.conditions, plan.status)
         return None
+    problems = pool_plan.validate_pool_spec(spec)
+    if problems:
+        # Ids the CRD's rules let through but that are no ARM ids (e.g. "..", "?"): the pool's own id
+        # cannot even be built from them, so say so before anything else is tried.
+        plan = invalid_spec_plan(meta.generation, now, "; ".join(problems))
+        await report.publish(PLURAL, body, plan.conditions, plan.status)
+        return None
     try:
         pool_id = pool_plan.pool_resource_id(meta, spec)
         account = await _account(spec.account_id)
@@ -196,9 +205,17 @@ async def reconcile_once(
         await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation})
         return delay
     memo["errors"] = 0
+    shared_before = conditions.find(status.get("conditions") or [], conditions.IMAGE_SHARED)
+    was_shared = shared_before is not None and shared_before["status"] == "True"
     await report.publish(
         PLURAL, body, plan.conditions, report.with_generation(plan, meta.generation), plan.warnings
     )
+    if verdict is not None and verdict.shared and not was_shared:
+        # Pools already at their target poll slowly: tell them about the newcomer now (seed S5).
+        for other in verdict.pools:
+            ns, name = other.split("/", 1)
+            if (ns, name) != (meta.namespace, meta.name):
+                loop.nudge(PLURAL, ns, name)
     return plan.requeue_after
 
 
@@ -230,12 +247,22 @@ async def pool_delete(*, body: kopf.Body, memo: Any, **_: Any) -> None:
         spec = BatchPoolSpec.model_validate(dict(body["spec"]))
     except pydantic.ValidationError:
         return  # Never valid, so never created anything in Azure.
+    if not status.get("poolId") and pool_plan.validate_pool_spec(spec):
+        return  # Never valid either (no ARM ids), so nothing was created.
     pool_id = status.get("poolId") or pool_plan.pool_resource_id(meta, spec)
     try:
         pool = await rt.resources.get(pool_id)
         plan = pool_plan.plan_pool_delete(meta, spec, status, pool, now, rt.settings)
         await _perform(plan)
     except Exception as exc:
+        if (
+            not status.get("poolId")
+            and isinstance(exc, AzureCallError)
+            and exc.classification.category is Category.FORBIDDEN
+        ):
+            # No pool was ever recorded and the operator cannot even read there (e.g. an accountId
+            # in a subscription it has no role in): holding the finalizer would only block deletion.
+            return
         attempt = int(memo.get("delete_errors", 0))
         memo["delete_errors"] = attempt + 1
         conds, delay = report.error_plan(exc, meta.generation, now, attempt, "delete pool")

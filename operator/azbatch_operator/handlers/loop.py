@@ -23,6 +23,8 @@ from azbatch_operator.reconcile import polling
 
 #: How often a sleeping loop looks at its live body for a spec change (in memory, no API call).
 CHANGE_CHECK_SECONDS = 0.5
+#: How often a new loop looks for kopf's finalizer on its live body before its first reconcile.
+FINALIZER_CHECK_SECONDS = 0.05
 
 _nudges: dict[tuple[str, str, str], asyncio.Event] = {}
 
@@ -70,11 +72,17 @@ async def run(
     Errors it did not turn into status are reported by `on_unexpected`, which returns a backoff.
     """
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-    leading = runtime.get().leading
-    while not leading.is_set() and not stopped:
+    rt = runtime.get()
+    while not rt.leading.is_set() and not stopped:
         # A standby replica watches (its indexes stay warm) but does not act.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(leading.wait(), timeout=CHANGE_CHECK_SECONDS)
+            await asyncio.wait_for(rt.leading.wait(), timeout=CHANGE_CHECK_SECONDS)
+    # kopf spawns daemons in the same cycle that adds its finalizer: wait until the finalizer is
+    # stored, so nothing is ever created in Azure for an object that could vanish without cleanup.
+    while rt.finalizer not in (body.get("metadata", {}).get("finalizers") or []) and not stopped:
+        if body.get("metadata", {}).get("deletionTimestamp"):
+            return
+        await stopped.wait(FINALIZER_CHECK_SECONDS)
     key = (kind, namespace, name)
     wake = _nudges.setdefault(key, asyncio.Event())
     try:

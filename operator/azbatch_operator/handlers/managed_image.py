@@ -12,10 +12,12 @@ import pydantic
 
 from azbatch_operator import api
 from azbatch_operator.api.managed_image import ManagedImageSpec
+from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.handlers import loop, report, runtime
 from azbatch_operator.kube import GROUP, VERSION
 from azbatch_operator.reconcile import conditions, image_delete, image_plan, names, polling
 from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import (
     CreateGalleryVersion,
     CreateImage,
@@ -212,6 +214,16 @@ async def image_delete_handler(*, body: kopf.Body, memo: Any, **kwargs: Any) -> 
         plan = image_delete.plan_image_delete(meta, spec, status, observed, users, now, rt.settings)
         await _perform(plan)
     except Exception as exc:
+        if (
+            isinstance(exc, AzureCallError)
+            and exc.classification.category is Category.FORBIDDEN
+            and not status.get("imageId")
+            and not status.get("galleryImageVersionId")
+            and spec.source.virtual_machine is None
+        ):
+            # Nothing was ever built (no image, no version; snapshots are the user's) and the
+            # operator cannot even read there: holding the finalizer would only block deletion.
+            return
         attempt = int(memo.get("delete_errors", 0))
         memo["delete_errors"] = attempt + 1
         conds, delay = report.error_plan(exc, meta.generation, now, attempt, "delete image")

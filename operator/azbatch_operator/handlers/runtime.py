@@ -29,6 +29,8 @@ class Runtime:
     leading: asyncio.Event = field(default_factory=asyncio.Event)
     elector: LeaderElector | None = None
     rng: random.Random = field(default_factory=random.Random)
+    #: kopf's finalizer (settings.persistence.finalizer): present before the first Azure write.
+    finalizer: str = "kopf.zalando.org/KopfFinalizerMarker"
     #: Bounds concurrent reconcile passes (AZBATCH_MAX_WORKERS), hence concurrent Azure calls.
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(20))
     #: Account and image reads shared by every object (see handlers/lookups.py).
@@ -96,4 +98,5 @@ def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
         StatusWriter(kube),
         elector=elector,
         slots=asyncio.Semaphore(settings.max_workers),
+        finalizer=kopf_settings.persistence.finalizer,
     )

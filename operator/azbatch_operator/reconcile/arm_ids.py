@@ -6,6 +6,7 @@ Equality and hashing ignore case, so ids typed by users and ids returned by Azur
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -77,6 +78,9 @@ class ResourceId:
         return hash(self.key())
 
 
+_UNSAFE = re.compile(r"[?#%\\\s\x00-\x1f\x7f]")
+
+
 def parse(text: str) -> ResourceId:
     """Parse an ARM id; raises :class:`InvalidResourceId` with an explanation."""
     if not isinstance(text, str) or not text.startswith("/"):
@@ -84,6 +88,12 @@ def parse(text: str) -> ResourceId:
     parts = text.strip("/").split("/")
     if any(p == "" for p in parts):
         raise InvalidResourceId(f"{text!r} has an empty path segment")
+    # Names in ARM ids never hold these; the SDKs would percent-encode them into another request
+    # (a query string, a fragment, "..", an encoded "/"), so refuse them instead of sending anything.
+    if any(p in (".", "..") or _UNSAFE.search(p) for p in parts):
+        raise InvalidResourceId(
+            f"{text!r} has a path segment ARM ids cannot contain ('.', '..', whitespace, or one of ?#%\\)"
+        )
     if len(parts) < 2 or parts[0].lower() != "subscriptions":
         raise InvalidResourceId(f"{text!r} does not start with /subscriptions/<id>")
     subscription = parts[1]

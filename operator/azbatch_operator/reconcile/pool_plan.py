@@ -393,6 +393,16 @@ def _observed_status(pool: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _ours(meta: names.ObjectMeta, status: Mapping[str, Any], pool: Mapping[str, Any]) -> bool:
+    """Recorded in status, or stamped with this object's uid at create time: a crash between the PUT
+    and the status write leaves only the stamp, and the pool must not be orphaned for that."""
+    if arm_ids.same(status.get("poolId"), pool.get("id")):
+        return True
+    entries = (pool.get("properties") or {}).get("metadata") or []
+    tags = {str(e.get("name")): str(e.get("value")) for e in entries if isinstance(e, Mapping)}
+    return names.is_owned(tags, meta)
+
+
 def plan_pool_delete(
     meta: names.ObjectMeta,
     spec: BatchPoolSpec,
@@ -402,13 +412,10 @@ def plan_pool_delete(
     settings: Settings,
 ) -> Plan:
     """Finalizer: Orphan releases at once; Delete removes the pool (only one this object created or
-    adopted, i.e. ``status.poolId``) and waits until GET says 404."""
+    adopted, i.e. ``status.poolId`` or this object's uid in the pool's metadata) and waits until GET
+    says 404."""
     gen = meta.generation
-    if (
-        spec.deletion_policy == "Orphan"
-        or pool is None
-        or not arm_ids.same(status.get("poolId"), pool.get("id"))
-    ):
+    if spec.deletion_policy == "Orphan" or pool is None or not _ours(meta, status, pool):
         why = "deletionPolicy Orphan" if spec.deletion_policy == "Orphan" else "no pool of ours left in Azure"
         return Plan(
             Release(why),
