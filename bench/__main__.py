@@ -91,7 +91,14 @@ def main() -> None:
             if "convergence" in args.only:
                 for pools, repeats in sizes:
                     conv[pools] = scenarios.convergence(stack, pools, repeats)
-                write("convergence", {"sizes": {str(k): v for k, v in conv.items()}}, info, args.quick)
+                # Merge with sizes measured by an earlier invocation (e.g. `--sizes 1000` alone).
+                previous = RESULTS / "convergence.json"
+                merged: dict[str, Any] = {}
+                if previous.exists() and args.sizes:
+                    merged = dict(json.loads(previous.read_text()).get("sizes") or {})
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                merged |= {str(k): {**v, "measuredAt": stamp} for k, v in conv.items()}
+                write("convergence", {"sizes": merged}, info, args.quick)
                 rows = [
                     [
                         str(n),

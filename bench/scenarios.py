@@ -213,13 +213,14 @@ def large_pool(stack: Stack, nodes: int, timeout: str = "PT5M", backoff: int = 1
         for e in recent["recent"]
         if e["operation"] == "Pool_Update" and e["path"].lower() == pool_path and e["status"] == 200
     )
-    gaps = []
+    gaps: list[dict[str, Any]] = []
+    sims: list[float] = []
     for text, got in sorted(steadies.items()):
         went_steady = _ts(text)
         after = [p for p in patches if p >= went_steady]
         if after:
-            gaps.append({"steadyAt": text, "nodes": got, "simulatedGapSeconds": after[0] - went_steady})
-    sims = [g["simulatedGapSeconds"] for g in gaps]
+            sims.append(after[0] - went_steady)
+            gaps.append({"steadyAt": text, "nodes": got, "simulatedGapSeconds": sims[-1]})
     total = recent["total"]
     return {
         "nodes": nodes,

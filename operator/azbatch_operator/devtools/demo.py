@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -171,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before giving up")
     parser.add_argument("--examples", type=Path, default=REPO_ROOT / "examples")
     args = parser.parse_args(argv)
+    # `timeout` and CI runners stop with SIGTERM: unwind through the `finally` that stops everything.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return run(args.dir, args.timeout, args.examples)
     except KeyboardInterrupt:

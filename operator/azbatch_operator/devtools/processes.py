@@ -1,6 +1,6 @@
 """Child processes that never outlive whoever started them.
 
-Test runs use `tie_to_parent=True`: the kernel sends SIGTERM to the child when the parent dies,
+Test runs use `tie_to_parent=True`: the kernel sends SIGKILL to the child when the parent dies,
 so even a SIGKILLed pytest leaves nothing behind. `make local-up` starts detached processes and
 records their pids instead, so `make local-down` can stop them from any shell.
 """
@@ -38,8 +38,10 @@ def free_port() -> int:
 
 
 def _die_with_parent() -> None:
+    # SIGKILL, not SIGTERM: an orphan has nobody left to wait for its graceful shutdown, and
+    # kube-apiserver can hang in one when its etcd is already gone.
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def spawn(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -167,6 +169,12 @@ async def reconcile_once(
     meta = _meta(body)
     now = datetime.now(UTC)
     status = dict(body.get("status") or {})
+    published = memo.get("published")
+    if published is not None and published[0] == meta.uid:
+        # Our last status write, which kopf's copy of the body may not show yet (its watch lags when
+        # many objects change at once): without it, a pool created a moment ago looks like someone
+        # else's and is "adopted", costing a poll and a misleading condition.
+        status = {**status, **published[1]}
     try:
         spec = BatchPoolSpec.model_validate(dict(body["spec"]))
     except pydantic.ValidationError as exc:
@@ -207,16 +215,38 @@ async def reconcile_once(
     memo["errors"] = 0
     shared_before = conditions.find(status.get("conditions") or [], conditions.IMAGE_SHARED)
     was_shared = shared_before is not None and shared_before["status"] == "True"
-    await report.publish(
-        PLURAL, body, plan.conditions, report.with_generation(plan, meta.generation), plan.warnings
-    )
-    if verdict is not None and verdict.shared and not was_shared:
-        # Pools already at their target poll slowly: tell them about the newcomer now (seed S5).
-        for other in verdict.pools:
-            ns, name = other.split("/", 1)
-            if (ns, name) != (meta.namespace, meta.name):
-                loop.nudge(PLURAL, ns, name)
+    written = report.with_generation(plan, meta.generation)
+    merged = await report.publish(PLURAL, body, plan.conditions, written, plan.warnings)
+    memo["published"] = (meta.uid, {**written, "conditions": merged})
+    if verdict is not None and verdict.shared and not was_shared and image.image_id is not None:
+        # Pools already at their target poll slowly: tell them about the newcomer soon (seed S5).
+        _nudge_sharers(image.image_id, verdict.pools, (meta.namespace, meta.name))
     return plan.requeue_after
+
+
+#: When many pools on one image are applied together, every newcomer used to wake every other pool
+#: at once: N² reconciles, each an ARM read (a 100-pool burst cost 2.5 reads per pool instead of 1).
+#: The pools to tell are collected per image and woken once, after no newcomer came for this long.
+SHARER_NUDGE_QUIET_SECONDS = 5.0
+_sharer_nudges: dict[str, tuple[set[tuple[str, str]], asyncio.TimerHandle]] = {}
+
+
+def _nudge_sharers(image_id: str, pools: Iterable[str], newcomer: tuple[str, str]) -> None:
+    key = image_id.lower()
+    targets = {(p.split("/", 1)[0], p.split("/", 1)[-1]) for p in pools}
+    pending = _sharer_nudges.pop(key, None)
+    if pending is not None:
+        pending[1].cancel()
+        targets |= pending[0]
+    targets.discard(newcomer)
+
+    def fire() -> None:
+        entry = _sharer_nudges.pop(key, None)
+        for ns, name in entry[0] if entry else ():
+            loop.nudge(PLURAL, ns, name)
+
+    handle = asyncio.get_running_loop().call_later(SHARER_NUDGE_QUIET_SECONDS, fire)
+    _sharer_nudges[key] = (targets, handle)
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)
