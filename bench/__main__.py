@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine, scenarios
-from bench.stack import TIME_SCALE, Stack
+from bench.stack import OPERATOR_ENV, TIME_SCALE, Stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCENARIOS = ("large", "steady", "convergence", "direct")
+EXTRA_ENV: dict[str, str] = {}
 
 
 def write(name: str, data: dict[str, Any], info: dict[str, str], quick: bool) -> None:
     RESULTS.mkdir(exist_ok=True)
-    doc = {"scenario": name, "quick": quick, "machine": info, "timeScale": TIME_SCALE, **data}
+    doc = {"scenario": name, "quick": quick, "machine": info, "timeScale": TIME_SCALE}
+    doc |= {"operatorEnv": {**OPERATOR_ENV, **EXTRA_ENV}, **data}
     (RESULTS / f"{name}.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
@@ -43,7 +45,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--repeats-large", type=int, default=2, help="runs of the 1,000-pool sizes")
     parser.add_argument("--sizes", type=int, nargs="*", help="convergence sizes (default 1 100 1000)")
+    parser.add_argument(
+        "--operator-env", nargs="*", default=[], metavar="KEY=VALUE", help="extra AZBATCH_* for the operator"
+    )
     args = parser.parse_args()
+    EXTRA_ENV.update(kv.split("=", 1) for kv in args.operator_env)
     # SIGTERM (timeout, Ctrl-C from make) ends like Ctrl-C: the stack's `finally` stops every process.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     info = machine.describe()
@@ -54,7 +60,7 @@ def main() -> None:
     big = sizes[-1][0]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="azbatch-bench-") as tmp:
-        stack = Stack(Path(tmp))
+        stack = Stack(Path(tmp), operator_env=dict(kv.split("=", 1) for kv in args.operator_env))
         stack.start()
         try:
             output = []

@@ -42,6 +42,7 @@ OPERATOR_ENV = {
 @dataclass
 class Stack:
     workdir: Path
+    operator_env: dict[str, str] = field(default_factory=dict)
     plane: ControlPlane = field(init=False)
     sim: Simulator = field(init=False)
     admin: AdminClient = field(init=False)
@@ -151,7 +152,7 @@ class Stack:
     def operator(self, namespace: str, log: Path, **extra_env: str) -> Operator:
         op = Operator(
             self.plane.kubeconfig,
-            env={**self.sim.env(), **OPERATOR_ENV, **extra_env},
+            env={**self.sim.env(), **OPERATOR_ENV, **self.operator_env, **extra_env},
             log_file=log,
             namespaces=[namespace],
         )
