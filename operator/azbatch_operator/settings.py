@@ -39,7 +39,7 @@ class Settings:
     #: After sending a create, how long a 404 on GET is read as ARM lag rather than a lost request.
     create_grace_seconds: float = 120.0
     #: Reconcile passes running at once (each makes a few Azure calls); the rest wait their turn.
-    max_workers: int = 20
+    max_workers: int = 200
     #: The operator's own ARM request budget per subscription (token buckets of ARM's size, 250 / 200):
     #: ARM's defaults (reads 25/s, writes and deletes 10/s). Lower them when other clients share
     #: the subscription and principal; 0 turns the client-side budget off.

@@ -28,7 +28,7 @@ def test_reads_environment() -> None:
     assert s.image_max_dedicated_nodes == 100
     assert s.poll_fast_seconds == 2.5
     assert s.quota_recheck_seconds == 30
-    assert s.max_workers == 20
+    assert s.max_workers == 200  # empty means default
 
 
 @pytest.mark.parametrize(
