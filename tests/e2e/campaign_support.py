@@ -5,17 +5,13 @@ once, one LIST per poll, and the Azure inventory compared with the objects (no d
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 
-from azbatch_operator.devtools.controlplane import ControlPlane
-from azbatch_operator.devtools.stack import Operator
 from azuresim.admin import AdminClient
-from tests.e2e.conftest import OPERATOR_ENV, SimulatorHandle, World, seed_world
+from tests.e2e.conftest import World, seed_world
 from tests.e2e.test_batch_pool_resize import POOL_TYPE, pre_rg, seed_gallery_version
 from tests.kube import Kubectl
 
@@ -28,23 +24,6 @@ def big_world(admin: AdminClient, namespace: str, pools: int) -> tuple[World, st
     """The standard per-test world with room for `pools` pools, plus a ready gallery image version."""
     world = seed_world(admin, namespace, account={"poolQuota": pools + 20, "dedicatedCoreQuota": 10**6})
     return world, seed_gallery_version(admin, world)
-
-
-@contextmanager
-def own_operator(
-    control_plane: ControlPlane, simulator: SimulatorHandle, namespace: str, log: Path, **env: str
-) -> Iterator[Operator]:
-    operator = Operator(
-        control_plane.kubeconfig,
-        env={**simulator.env(), **OPERATOR_ENV, **env},
-        log_file=log,
-        namespaces=[namespace],
-    )
-    operator.start()
-    try:
-        yield operator
-    finally:
-        operator.stop()
 
 
 def pool(
@@ -62,25 +41,6 @@ def pool(
             "image": image,
             "scale": {"fixed": {"targetDedicatedNodes": nodes, "resizeTimeout": "PT5M"}},
             "resizeRetry": {"maxAttempts": 0, "backoffSeconds": 1},
-        },
-    }
-
-
-def image(world: World, name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "azbatch.io/v1alpha1",
-        "kind": "ManagedImage",
-        "metadata": {"name": name, "namespace": world.namespace},
-        "spec": {
-            "resourceGroup": world.images_rg,
-            "location": "westeurope",
-            "source": {
-                "snapshots": {
-                    "osDisk": {"snapshotId": world.snapshot_id("os-snap"), "osType": "Linux"},
-                    "dataDisks": [{"lun": 0, "snapshotId": world.snapshot_id("data0-snap")}],
-                }
-            },
-            "gallery": {"galleryId": world.gallery_id, "imageDefinition": f"def-{name}", "version": "1.0.0"},
         },
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,33 @@ def operator(
         op.stop()
         text = log.read_text(errors="replace")
         print(f"--- operator log ({len(text.splitlines())} lines): {log}")
+
+
+@contextmanager
+def isolated_operator(
+    control_plane: ControlPlane, simulator: SimulatorHandle, namespace: str, log: Path, **env: str
+) -> Iterator[Operator]:
+    """An operator process serving only `namespace` (an iso-* one the session operator ignores)."""
+    operator = Operator(
+        control_plane.kubeconfig,
+        env={**simulator.env(), **OPERATOR_ENV, **env},
+        log_file=log,
+        namespaces=[namespace],
+    )
+    operator.start()
+    try:
+        yield operator
+    finally:
+        operator.stop()
+
+
+@pytest.fixture
+def own_operator(
+    control_plane: ControlPlane, simulator: SimulatorHandle, namespace: str, tmp_path: Path
+) -> Iterator[Operator]:
+    """For `isolated` tests: their own operator, on their own namespace, logging to tmp_path."""
+    with isolated_operator(control_plane, simulator, namespace, tmp_path / "operator.log") as operator:
+        yield operator
 
 
 @pytest.fixture

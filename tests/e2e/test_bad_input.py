@@ -14,16 +14,14 @@ import json
 import re
 import string
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from azbatch_operator.devtools.controlplane import ControlPlane
 from azbatch_operator.devtools.stack import Operator
-from tests.e2e.conftest import OPERATOR_ENV, SUBSCRIPTION, TENANT, SimulatorHandle, World
+from tests.e2e.conftest import SUBSCRIPTION, TENANT, SimulatorHandle, World
 from tests.e2e.test_batch_pool_resize import seed_gallery_version
 from tests.kube import Kubectl
 
@@ -118,23 +116,6 @@ def seed_extras(admin: Any, world: World) -> dict[str, str]:
         "SNAP": world.snapshot_id("os-snap"),
         "VM_EXT": f"{world.rg_id(world.images_rg)}/providers/Microsoft.Compute/virtualMachines/ext-vm",
     }
-
-
-@pytest.fixture
-def own_operator(
-    control_plane: ControlPlane, simulator: SimulatorHandle, world: World, tmp_path: Path
-) -> Iterator[Operator]:
-    operator = Operator(
-        control_plane.kubeconfig,
-        env={**simulator.env(), **OPERATOR_ENV},
-        log_file=tmp_path / "operator.log",
-        namespaces=[world.namespace],
-    )
-    operator.start()
-    try:
-        yield operator
-    finally:
-        operator.stop()
 
 
 def azure_writes(admin: Any, prefixes: tuple[str, ...]) -> list[dict[str, Any]]:

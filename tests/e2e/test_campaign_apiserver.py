@@ -17,12 +17,11 @@ from tests.e2e.campaign_support import (
     assert_azure_matches_objects,
     big_world,
     objects,
-    own_operator,
     pool,
     wait_all_ready,
     wait_until,
 )
-from tests.e2e.conftest import SimulatorHandle
+from tests.e2e.conftest import SimulatorHandle, isolated_operator
 from tests.kube import Kubectl
 
 pytestmark = pytest.mark.isolated
@@ -39,7 +38,7 @@ def test_apiserver_restarts_mid_run_and_the_operator_recovers_on_its_own(
 ) -> None:
     admin = simulator.admin
     world, version = big_world(admin, namespace, POOLS)
-    with own_operator(control_plane, simulator, namespace, tmp_path / "operator.log") as operator:
+    with isolated_operator(control_plane, simulator, namespace, tmp_path / "operator.log") as operator:
         assert operator.proc is not None
         pid = operator.proc.pid
         apply_all(kubectl, [pool(world, f"p{i:03d}", image_id=version) for i in range(POOLS)])

@@ -22,12 +22,11 @@ from tests.e2e.campaign_support import (
     big_world,
     delete_all,
     fault_rules,
-    image,
-    own_operator,
     pool,
     wait_all_ready,
 )
-from tests.e2e.conftest import SimulatorHandle
+from tests.e2e.conftest import SimulatorHandle, isolated_operator
+from tests.e2e.test_smoke_flow import image_manifest
 from tests.kube import Kubectl
 
 pytestmark = pytest.mark.isolated
@@ -46,13 +45,13 @@ def test_twenty_percent_arm_faults_converge_without_duplicates_or_orphans(
 ) -> None:
     admin = simulator.admin
     world, version = big_world(admin, namespace, POOLS)
-    docs = [image(world, f"img{i:02d}") for i in range(IMAGES)]
+    docs = [image_manifest(world, f"img{i:02d}") for i in range(IMAGES)]
     docs += [pool(world, f"p{i:03d}", image_id=version) for i in range(POOLS - IMAGES)]
     docs += [pool(world, f"r{i:02d}", image_ref=f"img{i:02d}") for i in range(IMAGES)]
     log = tmp_path / "operator.log"
     admin.faults(*fault_rules(world, RULE_RATE))
     try:
-        with own_operator(control_plane, simulator, namespace, log) as operator:
+        with isolated_operator(control_plane, simulator, namespace, log) as operator:
             started = time.monotonic()
             apply_all(kubectl, docs)
             wait_all_ready(kubectl, namespace, {"managedimage": IMAGES, "batchpool": POOLS}, timeout=240)

@@ -21,14 +21,13 @@ from tests.e2e.campaign_support import (
     assert_azure_matches_objects,
     assert_nothing_left,
     big_world,
-    image,
     objects,
-    own_operator,
     pool,
     wait_all_ready,
     wait_until,
 )
-from tests.e2e.conftest import SimulatorHandle
+from tests.e2e.conftest import SimulatorHandle, isolated_operator
+from tests.e2e.test_smoke_flow import image_manifest
 from tests.kube import Kubectl
 
 pytestmark = pytest.mark.isolated
@@ -56,13 +55,13 @@ def test_sigkill_twenty_times_during_creates_resizes_and_deletes(
     world, version = big_world(admin, namespace, POOLS)
 
     def docs(nodes: int) -> list[dict[str, object]]:
-        out: list[dict[str, object]] = [image(world, f"img{i:02d}") for i in range(IMAGES)]
+        out: list[dict[str, object]] = [image_manifest(world, f"img{i:02d}") for i in range(IMAGES)]
         out += [pool(world, f"p{i:03d}", image_id=version, nodes=nodes) for i in range(POOLS - IMAGES)]
         out += [pool(world, f"r{i:02d}", image_ref=f"img{i:02d}", nodes=nodes) for i in range(IMAGES)]
         return out
 
     counts = {"managedimage": IMAGES, "batchpool": POOLS}
-    with own_operator(control_plane, simulator, namespace, tmp_path / "operator.log") as operator:
+    with isolated_operator(control_plane, simulator, namespace, tmp_path / "operator.log") as operator:
         apply_all(kubectl, docs(2))
         kill_at_random(operator, rng, 8, 0.2, 2.0)
         wait_all_ready(kubectl, namespace, counts, timeout=180)

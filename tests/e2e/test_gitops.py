@@ -10,16 +10,14 @@ diff-base) in status too (handlers/lifecycle.py), not in its default annotations
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from azbatch_operator.devtools.controlplane import ControlPlane
 from azbatch_operator.devtools.stack import Operator
-from tests.e2e.conftest import OPERATOR_ENV, SimulatorHandle, World, wait_condition
+from tests.e2e.conftest import World, wait_condition
 from tests.e2e.test_smoke_flow import image_manifest, pool_manifest
 from tests.kube import Kubectl
 
@@ -28,24 +26,6 @@ pytestmark = pytest.mark.isolated
 FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 #: What kubectl itself (the user's tool, not the operator) adds on a client-side apply.
 KUBECTL_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-@pytest.fixture
-def own_operator(
-    control_plane: ControlPlane, simulator: SimulatorHandle, world: World, tmp_path: Path
-) -> Iterator[Operator]:
-    """An operator serving only this test's namespace (beside the shared, all-namespaces one)."""
-    operator = Operator(
-        control_plane.kubeconfig,
-        env={**simulator.env(), **OPERATOR_ENV},
-        log_file=tmp_path / "operator.log",
-        namespaces=[world.namespace],
-    )
-    operator.start()
-    try:
-        yield operator
-    finally:
-        operator.stop()
 
 
 def operator_writes(obj: dict[str, Any]) -> list[dict[str, Any]]:
