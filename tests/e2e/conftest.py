@@ -226,6 +226,12 @@ def world(simulator: SimulatorHandle, namespace: str) -> World:
     return seed_world(simulator.admin, namespace)
 
 
+def patch_fixed_scale(kubectl: Kubectl, namespace: str, name: str, **fixed: int) -> None:
+    """`kubectl patch` of a BatchPool's spec.scale.fixed (e.g. targetDedicatedNodes=6), as a user would."""
+    body = json.dumps({"spec": {"scale": {"fixed": fixed}}})
+    kubectl.run("patch", "batchpool", name, "-n", namespace, "--type=merge", "-p", body)
+
+
 def wait_for(
     kubectl: Kubectl, kind: str, namespace: str, name: str, jsonpath: str, value: str, timeout: int = 120
 ) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from azbatch_operator.devtools import processes
 from azbatch_operator.devtools.stack import Operator
-from tests.e2e.conftest import SimulatorHandle, World, events_for, wait_condition, wait_for
+from tests.e2e.conftest import SimulatorHandle, World, events_for, patch_fixed_scale, wait_condition, wait_for
 from tests.e2e.test_batch_pool_resize import (
     POOL_TYPE,
     condition,
@@ -90,30 +90,12 @@ def test_image_node_limit_is_an_operator_setting(
     assert condition(a, "Ready")["status"] == "True"
 
     # Low-priority counts separately: 20 + 5 > 20 even when dedicated fits.
-    kubectl.run(
-        "patch",
-        "bp",
-        "b",
-        "-n",
-        ns,
-        "--type=merge",
-        "-p",
-        '{"spec":{"scale":{"fixed":{"targetDedicatedNodes":20,"targetLowPriorityNodes":16}}}}',
-    )
+    patch_fixed_scale(kubectl, ns, "b", targetDedicatedNodes=20, targetLowPriorityNodes=16)
     wait_for(kubectl, "batchpool", ns, "b", ".status.observedGeneration", "2", timeout=30)
     b = wait_condition(kubectl, "batchpool", ns, "b", "Stalled", "ImageNodeLimitExceeded", timeout=30)
     assert "21 low-priority nodes exceed the limit of 20" in condition(b, "Stalled")["message"]
 
     # Within both limits: created and Ready.
-    kubectl.run(
-        "patch",
-        "bp",
-        "b",
-        "-n",
-        ns,
-        "--type=merge",
-        "-p",
-        '{"spec":{"scale":{"fixed":{"targetLowPriorityNodes":15}}}}',
-    )
+    patch_fixed_scale(kubectl, ns, "b", targetLowPriorityNodes=15)
     b = wait_condition(kubectl, "batchpool", ns, "b", "Ready", "Succeeded", timeout=60)
     assert (b["status"]["currentDedicatedNodes"], b["status"]["currentLowPriorityNodes"]) == (20, 15)

@@ -18,6 +18,7 @@ from tests.e2e.conftest import (
     SimulatorHandle,
     World,
     events_for,
+    patch_fixed_scale,
     wait_condition,
     wait_for,
 )
@@ -286,16 +287,7 @@ def test_image_deleted_out_of_band_is_explained(
     wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=60)
 
     admin.delete_resource(version)
-    kubectl.run(
-        "patch",
-        "bp",
-        "pool",
-        "-n",
-        ns,
-        "--type=merge",
-        "-p",
-        '{"spec":{"scale":{"fixed":{"targetDedicatedNodes":6}}}}',
-    )
+    patch_fixed_scale(kubectl, ns, "pool", targetDedicatedNodes=6)
     obj = wait_condition(kubectl, "batchpool", ns, "pool", "Stalled", "ImageNotFound", timeout=60)
     assert obj["status"]["lastResizeError"]["code"] == "AllocationFailed"
     assert obj["status"]["currentDedicatedNodes"] == 3
@@ -313,16 +305,7 @@ def test_target_change_mid_resize_stops_and_resizes(
     admin.reset_requests()
     kubectl.apply(fixed_pool(world, version, dedicated=1000, timeout="PT10M"))
     wait_for(kubectl, "batchpool", ns, "pool", ".status.allocationState", "Resizing", timeout=60)
-    kubectl.run(
-        "patch",
-        "bp",
-        "pool",
-        "-n",
-        ns,
-        "--type=merge",
-        "-p",
-        '{"spec":{"scale":{"fixed":{"targetDedicatedNodes":30}}}}',
-    )
+    patch_fixed_scale(kubectl, ns, "pool", targetDedicatedNodes=30)
     obj = wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=60)
     assert obj["status"]["currentDedicatedNodes"] == 30
     assert obj["status"]["targetDedicatedNodes"] == 30
