@@ -12,6 +12,7 @@ objects. The ablation tests remove one grant each and show the failure is visibl
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -31,8 +32,13 @@ pytestmark = pytest.mark.isolated
 
 BASE = REPO / "deploy" / "base"
 SERVICE_ACCOUNT = "system:serviceaccount:azbatch-system:azbatch-operator"
-#: What shows that the apiserver refused a request (kopf's and the status writer's messages).
-DENIED = ("403", "Forbidden", "forbidden", "Not enough permissions")
+#: What shows that the apiserver refused a request (kopf's and the status writer's messages): a 403
+#: as an HTTP status field or the words of a denial, never three digits anywhere in a line (a port
+#: such as 127.0.0.1:40311 or a millisecond field such as ",403" is no denial).
+DENIED = re.compile(
+    r"\b(?:status|code|HTTP|http)[\"']?[=: ]+[\"']?403\b|\(403\)|\b403 Forbidden|"
+    r"Forbidden|forbidden|Not enough permissions"
+)
 
 
 def rendered(kustomization: Path) -> list[dict[str, Any]]:
@@ -124,7 +130,7 @@ def grant(kubectl: Kubectl, name: str, rules: list[dict[str, Any]], sa_namespace
 
 
 def denials(log: str) -> list[str]:
-    return [line for line in log.splitlines() if any(word in line for word in DENIED)]
+    return [line for line in log.splitlines() if DENIED.search(line)]
 
 
 def wait_gone(kubectl: Kubectl, kind: str, namespace: str, name: str, timeout: int = 90) -> None:
