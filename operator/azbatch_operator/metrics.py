@@ -41,6 +41,16 @@ POOL_RESIZE_ATTEMPTS = Gauge(
     "Resize attempts towards the current target (status.resizeAttempts).",
     ["namespace", "name"],
 )
+POOL_NODE_STATES = Gauge(
+    "azbatch_pool_node_states",
+    "Nodes of a BatchPool by kind (dedicated / lowPriority) and Batch node state (status.nodeCounts).",
+    ["namespace", "name", "kind", "state"],
+)
+DATA_PLANE_REQUESTS = Counter(
+    "azbatch_batch_data_plane_requests_total",
+    "HTTP requests to the Batch data plane (account endpoints) by operation and status code.",
+    ["operation", "status"],
+)
 
 
 def operation_of(method: str, path: str) -> str:
@@ -69,6 +79,22 @@ def observe_response(response: Any) -> None:
         AZURE_THROTTLED.labels(operation).inc()
 
 
+def observe_data_plane_response(response: Any) -> None:
+    """Like :func:`observe_response`, for the data plane: ``GET pools/nodes``, ``GET nodecounts``."""
+    request = response.http_request
+    parts = [p for p in request.url.split("?", 1)[0].split("://", 1)[-1].split("/")[1:] if p]
+    lowered = [p.lower() for p in parts]
+    start = next((i for i, p in enumerate(lowered) if p in ("pools", "nodecounts")), len(parts))
+    operation = f"{request.method} {'/'.join(parts[start:][::2])}"
+    DATA_PLANE_REQUESTS.labels(operation, str(response.http_response.status_code)).inc()
+
+
+def set_node_states(namespace: str, name: str, counts: dict[str, Any]) -> None:
+    for kind in ("dedicated", "lowPriority"):
+        for state, value in (counts.get(kind) or {}).items():
+            POOL_NODE_STATES.labels(namespace, name, kind, state).set(float(value))
+
+
 def observe_no_response(operation: str) -> None:
     AZURE_REQUESTS.labels(operation, "none").inc()
 
@@ -91,6 +117,10 @@ def forget_pool(namespace: str, name: str) -> None:
                 POOL_NODES.remove(namespace, name, kind, state)
     with contextlib.suppress(KeyError):
         POOL_RESIZE_ATTEMPTS.remove(namespace, name)
+    for labels in list(POOL_NODE_STATES._metrics):  # noqa: SLF001 - prometheus_client has no label query
+        if labels[:2] == (namespace, name):
+            with contextlib.suppress(KeyError):
+                POOL_NODE_STATES.remove(*labels)
 
 
 def serve(port: int) -> None:

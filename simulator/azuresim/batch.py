@@ -460,7 +460,8 @@ async def _apply_update(ctx: Ctx, res: Resource, props_in: JSON, body: JSON) -> 
         )
         # a fixedScale in the request is a resize request: it starts a new resize when the values changed
         # or when the pool is below/above them (e.g. after AllocationTimedOut): "resize again".
-        if scale != res.properties.get("scaleSettings") or behind:
+        repeat_starts = bool(world.cfg("batch").get("identicalScalePatchStartsResize", True))
+        if scale != res.properties.get("scaleSettings") or (behind and repeat_starts):
             if res.properties.get("allocationState") != "Steady" and scale.get("fixedScale") is not None:
                 raise ArmError(
                     409,

@@ -24,6 +24,10 @@ DEFAULT_CONFIG: JSON = {
         "deleteSeconds": 60,
         "stopResizeSeconds": 30,
         "imageFailureSeconds": 60,
+        # False: an ARM PATCH whose scaleSettings equal the pool's starts no resize (Batch does not
+        # document which it does); the data plane's Pool_Resize always starts one.
+        "identicalScalePatchStartsResize": True,
+        "removeNodesSeconds": 30,
     },
     "throttling": {
         "enabled": True,
