@@ -117,7 +117,7 @@ def forget_pool(namespace: str, name: str) -> None:
                 POOL_NODES.remove(namespace, name, kind, state)
     with contextlib.suppress(KeyError):
         POOL_RESIZE_ATTEMPTS.remove(namespace, name)
-    for labels in list(POOL_NODE_STATES._metrics):  # noqa: SLF001 - prometheus_client has no label query
+    for labels in list(POOL_NODE_STATES._metrics):
         if labels[:2] == (namespace, name):
             with contextlib.suppress(KeyError):
                 POOL_NODE_STATES.remove(*labels)

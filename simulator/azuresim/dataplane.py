@@ -60,6 +60,9 @@ NODES_PAGE = 1000
 REMOVE_NODES_MAX = 100
 
 
+ERROR_ENTITY = "Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element"
+
+
 class BatchError(Exception):
     """An error in the data plane's OData shape: ``{code, message: {lang, value}, values}``."""
 
@@ -75,7 +78,7 @@ class BatchError(Exception):
 
     def response(self, base: str) -> web.Response:
         body: JSON = {
-            "odata.metadata": f"{base}/$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element",
+            "odata.metadata": f"{base}/$metadata#{ERROR_ENTITY}",
             "code": self.code,
             "message": {"lang": "en-US", "value": self.message},
         }
@@ -481,7 +484,10 @@ class DataPlane:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.world.tick()
         m = request.match_info
-        account_id = f"/subscriptions/{m['sub']}/resourceGroups/{m['rg']}/providers/Microsoft.Batch/batchAccounts/{m['account']}"
+        account_id = (
+            f"/subscriptions/{m['sub']}/resourceGroups/{m['rg']}"
+            f"/providers/Microsoft.Batch/batchAccounts/{m['account']}"
+        )
         base = f"{self.base_url}{endpoint_path(account_id)}"
         parts = [p for p in m["tail"].split("/") if p]
         route = self._route(request.method, parts)

@@ -120,7 +120,8 @@ async def test_resize_starts_even_when_the_targets_are_unchanged(
     body = pool_body(ded=1000)["properties"]["scaleSettings"]
     await batch.pool.update(BATCH_RG, ACCOUNT, "p1", {"properties": {"scaleSettings": body}})
     pool = await batch.pool.get(BATCH_RG, ACCOUNT, "p1")
-    assert pool.allocation_state == "Steady" and pool.current_dedicated_nodes == 400
+    assert pool.allocation_state == "Steady"
+    assert pool.current_dedicated_nodes == 400
     dp = DataPlane(cred, "AzureCloud", connection_verify=sim.ca_file)
     try:
         await dp.resize(info["endpoint"], "p1", 1000, 0, timedelta(minutes=25), "Requeue")
@@ -180,7 +181,7 @@ async def test_arm_refuses_a_batch_token(sim: SimulatorThread) -> None:
             headers={"Authorization": f"Bearer {token.token}"},
         )
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(req, context=ssl.create_default_context(cafile=sim.ca_file))
+            urllib.request.urlopen(req, context=ssl.create_default_context(cafile=sim.ca_file))  # noqa: ASYNC210
         assert refused.value.code == 401
     finally:
         await cred.close()

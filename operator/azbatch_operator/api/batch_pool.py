@@ -78,6 +78,23 @@ class ResizeRetry(ApiModel):
     backoff_seconds: int = Field(default=60, ge=0)
 
 
+class NodeRecovery(ApiModel):
+    """Self-healing, off unless set: unusable nodes are removed (Batch replaces them) after this long."""
+
+    remove_unusable_after: str | None = None
+
+    @field_validator("remove_unusable_after")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def remove_unusable_after_delta(self) -> timedelta | None:
+        return None if self.remove_unusable_after is None else parse_duration(self.remove_unusable_after)
+
+
 class BatchPoolSpec(ApiModel):
     account_id: str
     pool_name: str | None = Field(default=None, pattern=POOL_NAME_PATTERN)
@@ -87,6 +104,7 @@ class BatchPoolSpec(ApiModel):
     scale: Scale = Field(default_factory=lambda: Scale(fixed=FixedScale()))
     resize_retry: ResizeRetry = Field(default_factory=ResizeRetry)
     deletion_policy: DeletionPolicy = "Delete"
+    node_recovery: NodeRecovery | None = None
 
 
 class ResizeError(ApiModel):
@@ -106,5 +124,10 @@ class BatchPoolStatus(ApiModel):
     last_resize_error: ResizeError | None = None
     image_reference: str | None = None
     account_pool_allocation_mode: str | None = None
+    #: From the Batch data plane: ``{dedicated: {idle, running, ..., total}, lowPriority: {...}}``.
+    node_counts: dict[str, dict[str, int]] | None = None
+    #: ``{reason, since}`` while nodes are unhealthy (StartTaskFailed / NodesUnusable).
+    usable_nodes: str | None = None
+    node_health: dict[str, str] | None = None
     observed_generation: int | None = None
     conditions: tuple[dict[str, Any], ...] = ()

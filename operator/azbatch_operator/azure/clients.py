@@ -43,6 +43,11 @@ class AzureClients:
         )
         return cls(cloud, credential)
 
+    @property
+    def credential(self) -> Any:
+        """The one azure-identity credential, also used for the Batch data plane."""
+        return self._credential
+
     def _common(self) -> dict[str, Any]:
         return {
             "base_url": self.cloud.resource_manager,

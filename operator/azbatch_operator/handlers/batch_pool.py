@@ -13,7 +13,7 @@ import pydantic
 from azbatch_operator import api, metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.azure.calls import AzureCallError
-from azbatch_operator.handlers import indexes, loop, report, runtime
+from azbatch_operator.handlers import indexes, loop, node_counts, report, runtime
 from azbatch_operator.kube import GROUP, VERSION
 from azbatch_operator.reconcile import conditions, image_limits, names, pool_plan
 from azbatch_operator.reconcile.conditions import Reason
@@ -149,6 +149,8 @@ async def _account(account_id: str) -> pool_plan.AccountInfo | None:
 
 async def _perform(plan: Plan) -> None:
     resources = runtime.get().resources
+    if await node_counts.perform(plan):  # issue 14: data-plane actions (retry resize, removeNodes)
+        return
     match plan.action:
         case CreatePool(resource_id=rid, params=params):
             await resources.create_pool(rid, params)
@@ -159,7 +161,7 @@ async def _perform(plan: Plan) -> None:
         case DeletePool(resource_id=rid):
             await resources.begin_delete(rid)
         case _:
-            pass  # Wait, Done, Stall, AdoptPool, Release: nothing to call.
+            pass  # Wait, Done, Stall, AdoptPool, Release (RemoveNodes: node_counts): nothing to call.
 
 
 async def reconcile_once(
@@ -205,6 +207,9 @@ async def reconcile_once(
                 image.image_id, location=image.location, target_regions=image.target_regions, exists=exists
             )
             plan = pool_plan.plan_pool(meta, spec, status, image, account, pool, verdict, now, rt.settings)
+        # --- issue 14: node counts and node health from the Batch data plane ---
+        plan = await node_counts.review(plan, meta, spec, status, pool, now)
+        # --- end issue 14 ---
         await _perform(plan)
     except Exception as exc:
         attempt = int(memo.get("errors", 0))

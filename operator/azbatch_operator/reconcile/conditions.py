@@ -49,6 +49,8 @@ class Reason(StrEnum):
     WAITING = "Waiting"
     TRANSIENT_ERROR = "TransientError"
     NOT_SHARED = "NotShared"
+    START_TASK_FAILED = "StartTaskFailed"
+    NODES_UNUSABLE = "NodesUnusable"
 
 
 class Condition(TypedDict):

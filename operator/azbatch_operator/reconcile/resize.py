@@ -122,7 +122,15 @@ def plan_resize(
         return Plan(action, tuple(cond), {**base, **extra}, after)
 
     def resize(reason: Reason, message: str, new_attempts: int, **extra: Any) -> Plan:
-        action = ResizePool(pool_id, desired[0], desired[1], fixed.resize_timeout, resize_params(fixed))
+        action = ResizePool(
+            pool_id,
+            desired[0],
+            desired[1],
+            fixed.resize_timeout,
+            resize_params(fixed),
+            retry=pool_target == desired,
+            node_deallocation_option=fixed.node_deallocation_option,
+        )
         return progressing(
             action, reason, message, polling.fast(settings), resizeAttempts=new_attempts, **extra
         )
