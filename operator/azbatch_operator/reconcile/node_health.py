@@ -256,6 +256,7 @@ def apply(
     settings: Settings,
     deallocation: str = "Requeue",
     note: str | None = None,
+    recorded_attempts: int = 0,
 ) -> Plan:
     """The plan, kept from adding nodes while the verdict is unhealthy (see the module docstring).
 
@@ -273,8 +274,9 @@ def apply(
                 for c in conds
             )
         return replace(plan, status=status, conditions=conds)
-    if isinstance(plan.action, Stall):
-        # A more specific problem (quota, image, retries exhausted) already asks a human to act.
+    if isinstance(plan.action, Stall) and plan.action.reason is not Reason.RESIZE_RETRIES_EXHAUSTED:
+        # A more specific problem (quota, image, spec) already asks a human to act; retries that ran
+        # out are better explained by the nodes.
         return replace(plan, status=status)
     assert verdict.reason is not None
     action = plan.action
@@ -288,7 +290,9 @@ def apply(
     elif isinstance(action, ResizePool) and _grows(
         (action.target_dedicated_nodes, action.target_low_priority_nodes), current
     ):
+        # Not sent, so not an attempt: retries resume where they were once the nodes are healthy.
         action = Wait(after, verdict.reason)
+        status["resizeAttempts"] = recorded_attempts
     elif (
         obs is not None
         and not autoscale
@@ -297,7 +301,7 @@ def apply(
     ):
         action = StopResize(pool_id)
         after = fast
-    elif isinstance(action, Done):
+    elif isinstance(action, (Done, Stall)):
         action = Wait(after, verdict.reason)
     if verdict.recovery_in is not None:
         after = min(after, polling.until(verdict.recovery_in, settings))
