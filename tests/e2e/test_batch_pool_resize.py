@@ -27,6 +27,8 @@ from tests.e2e.conftest import (
 from tests.kube import Kubectl
 
 POOL_TYPE = "Microsoft.Batch/batchAccounts/pools"
+#: Pool writes through ARM and through the account's data plane (``Batch.*``).
+POOL_WRITES = ("Pool_Create", "Pool_Update", "Pool_StopResize", "Batch.Pool_Resize", "Batch.Pool_StopResize")
 
 
 # ---------------------------------------------------------------------------- helpers (imported by siblings)
@@ -116,9 +118,10 @@ def fixed_pool(
 
 def arm_requests(admin: AdminClient, world: World) -> Counter[str]:
     """ARM requests (by operation) the simulator saw for this test's resource groups."""
-    groups = tuple(
-        f"/resourcegroups/{rg.lower()}/" for rg in (world.batch_rg, world.images_rg, pre_rg(world))
-    ) + (f"/batch/{SUBSCRIPTION}/{world.batch_rg}/".lower(),)  # the account's data plane
+    groups = (
+        *(f"/resourcegroups/{rg.lower()}/" for rg in (world.batch_rg, world.images_rg, pre_rg(world))),
+        f"/batch/{SUBSCRIPTION}/{world.batch_rg}/".lower(),  # the account's data plane
+    )
     counts: Counter[str] = Counter()
     for entry in admin.requests()["recent"]:
         if any(g in str(entry["path"]).lower() for g in groups):
@@ -128,13 +131,7 @@ def arm_requests(admin: AdminClient, world: World) -> Counter[str]:
 
 def pool_writes(admin: AdminClient, world: World) -> Counter[str]:
     counts = arm_requests(admin, world)
-    return Counter(
-        {
-            op: n
-            for op, n in counts.items()
-            if op in ("Pool_Create", "Pool_Update", "Pool_StopResize", "Batch.Pool_Resize", "Batch.Pool_StopResize")
-        }
-    )
+    return Counter({op: n for op, n in counts.items() if op in POOL_WRITES})
 
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
