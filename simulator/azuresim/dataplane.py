@@ -97,7 +97,7 @@ def endpoint_path(account_id: str) -> str:
 
 
 def _nodes(pool: Resource) -> JSON:
-    nodes = pool.state.setdefault("nodes", {"seq": 0, "ded": [], "low": [], "special": {}})
+    nodes = pool.state.setdefault("nodes", {"seq": 0, "ded": [], "low": [], "special": {}, "pending": []})
     assert isinstance(nodes, dict)
     return nodes
 
@@ -110,10 +110,22 @@ def sync_nodes(world: World, pool: Resource) -> JSON:
         ids: list[str] = nodes[key]
         while len(ids) < want:
             nodes["seq"] += 1
-            ids.append(f"tvmps_{nodes['seq']:012x}_{'d' if key == 'ded' else 'p'}")
+            node_id = f"tvmps_{nodes['seq']:012x}_{'d' if key == 'ded' else 'p'}"
+            ids.append(node_id)
+            _take_pending(world, nodes, key, node_id)
         while len(ids) > want:
             nodes["special"].pop(ids.pop(), None)
     return nodes
+
+
+def _take_pending(world: World, nodes: JSON, key: str, node_id: str) -> None:
+    """A node joining the pool takes the state a ``POST /_sim/nodes`` asked for more nodes than existed."""
+    for entry in nodes.get("pending") or []:
+        if entry["remaining"] > 0 and key in entry["kinds"]:
+            entry["remaining"] -= 1
+            nodes["special"][node_id] = {**entry["rec"], "since": world.clock.now()}
+            break
+    nodes["pending"] = [e for e in nodes.get("pending") or [] if e["remaining"] > 0]
 
 
 def _node_state(nodes: JSON, node_id: str) -> str:
@@ -212,7 +224,20 @@ def set_nodes(world: World, pool: Resource, body: JSON) -> JSON:
             if body.get(key) is not None:
                 rec[key] = body[key]
         nodes["special"][node_id] = rec
-    return {"changed": len(chosen), "nodeIds": chosen, "nodeCounts": node_counts(world, pool)}
+    # Asked for more nodes than the pool has: the next nodes to join take the state as they arrive.
+    pending = count - len(chosen) if state != "idle" else 0
+    if pending > 0:
+        rec = {
+            "state": state,
+            **{k: body[k] for k in ("code", "message", "exitCode") if body.get(k) is not None},
+        }
+        nodes.setdefault("pending", []).append({"rec": rec, "remaining": pending, "kinds": keys})
+    return {
+        "changed": len(chosen),
+        "pending": max(pending, 0),
+        "nodeIds": chosen,
+        "nodeCounts": node_counts(world, pool),
+    }
 
 
 def remove_nodes(world: World, pool: Resource, node_ids: list[str], now: float) -> None:

@@ -185,3 +185,20 @@ async def test_arm_refuses_a_batch_token(sim: SimulatorThread) -> None:
         assert refused.value.code == 401
     finally:
         await cred.close()
+
+
+async def test_states_asked_for_before_the_nodes_exist_apply_as_they_join(
+    sim: SimulatorThread, batch: Any, cred: Any
+) -> None:
+    info = await _pool(batch, 0)
+    answer = admin(sim, "POST", "/_sim/nodes", {"poolId": POOL_ID, "state": "startTaskFailed", "count": 2})
+    assert (answer["changed"], answer["pending"]) == (0, 2)
+    body = pool_body(ded=5)["properties"]["scaleSettings"]
+    await batch.pool.update(BATCH_RG, ACCOUNT, "p1", {"properties": {"scaleSettings": body}})
+    await _steady(sim, batch)
+    dp = DataPlane(cred, "AzureCloud", connection_verify=sim.ca_file)
+    try:
+        counts = (await dp.pool_node_counts(info["endpoint"]))["p1"]["dedicated"]
+        assert (counts["startTaskFailed"], counts["idle"]) == (2, 3)
+    finally:
+        await dp.close()
