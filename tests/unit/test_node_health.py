@@ -16,7 +16,7 @@ from azbatch_operator.reconcile.conditions import Reason, rfc3339
 from azbatch_operator.reconcile.node_health import NodeCounts, NodeSample, Thresholds, assess
 from azbatch_operator.reconcile.plan import Done, Plan, RemoveNodes, ResizePool, Stall, StopResize, Wait
 from azbatch_operator.reconcile.resize import PoolObservation, plan_resize
-from azbatch_operator.settings import Settings
+from azbatch_operator.settings import Settings, SettingsError
 from tests.unit.builders import NOW
 
 pytestmark = pytest.mark.unit
@@ -254,3 +254,63 @@ def test_describe_truncates_long_messages() -> None:
     long = NodeSample("n1", "unusable", "X", "m" * 1000)
     assert len(long.describe()) < 260
     assert long.describe().endswith("...")
+
+
+@given(
+    state=st.sampled_from(["Steady", "Resizing", "Stopping"]),
+    current=st.integers(0, 3000),
+    pool_target=st.integers(0, 3000),
+    desired=st.integers(0, 3000),
+    attempts=st.integers(0, 9),
+    failed=st.integers(1, 20),
+)
+def test_an_unhealthy_pool_is_never_grown(
+    state: str, current: int, pool_target: int, desired: int, attempts: int, failed: int
+) -> None:
+    """Whatever the resize planner wanted, no action that adds nodes survives an unhealthy verdict."""
+    observation = PoolObservation(
+        state, current, 0, pool_target, 0, rfc3339(NOW - timedelta(minutes=5)), (("AllocationTimedOut", "t"),)
+    )
+    plan = plan_resize(
+        1,
+        POOL,
+        None,
+        FixedScale(target_dedicated_nodes=desired),
+        ResizeRetry(max_attempts=10, backoff_seconds=0),
+        {"resizeAttempts": attempts},
+        observation,
+        None,
+        None,
+        NOW,
+        S,
+    )
+    v = assess(counts({"idle": current, "startTaskFailed": failed}), [FAILED], T, None, None, NOW)
+    out = node_health.apply(plan, v, POOL, observation, False, 1, NOW, S, recorded_attempts=attempts)
+    if isinstance(out.action, ResizePool):
+        assert out.action.target_dedicated_nodes <= current
+    if state == "Resizing" and pool_target > current:
+        assert isinstance(out.action, StopResize)
+    assert out.status["resizeAttempts"] <= max(attempts, plan.status["resizeAttempts"])
+    stalled = conditions.find(out.conditions, conditions.STALLED)
+    assert stalled is not None
+    assert stalled["reason"] == "StartTaskFailed"
+
+
+def test_settings_read_the_node_health_knobs_and_refuse_nonsense() -> None:
+    env = {
+        "AZBATCH_START_TASK_FAILED_NODES": "3",
+        "AZBATCH_UNUSABLE_NODES_FRACTION": "0.2",
+        "AZBATCH_NODE_COUNTS_MAX_AGE_SECONDS": "30",
+        "AZBATCH_DATA_PLANE": "false",
+    }
+    s = Settings.from_env(env)
+    assert (s.start_task_failed_nodes, s.unusable_nodes_fraction, s.node_counts_max_age_seconds) == (
+        3,
+        0.2,
+        30,
+    )
+    assert s.data_plane is False
+    assert Thresholds.from_settings(s).unusable_limit(100) == 20
+    for bad in ({"AZBATCH_UNUSABLE_NODES_FRACTION": "1.5"}, {"AZBATCH_START_TASK_FAILED_NODES": "0"}):
+        with pytest.raises(SettingsError, match=next(iter(bad))):
+            Settings.from_env(bad)
