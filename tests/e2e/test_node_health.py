@@ -188,21 +188,29 @@ def test_recovery_removes_unusable_nodes_and_batch_replaces_them(
 def test_data_plane_403_leaves_the_pool_ready_with_a_warning(
     kubectl: Kubectl, operator: Operator, simulator: SimulatorHandle, world: World
 ) -> None:
+    """The account endpoint refuses the operator (network closed): ARM reconciling goes on."""
     admin, ns = simulator.admin, world.namespace
-    admin.patch_resource(world.account_id, {"publicNetworkAccess": "Disabled"})
     version = seed_gallery_version(admin, world)
     kubectl.apply(fixed_pool(world, version, dedicated=5))
-    obj = wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=60)
-    obj = wait_for(
-        kubectl, "batchpool", ns, "pool", '{.status.conditions[?(@.type=="Ready")].status}', "True"
-    )
+    wait_for(kubectl, "batchpool", ns, "pool", ".status.usableNodes", "5/5", timeout=60)
+
+    admin.patch_resource(world.account_id, {"publicNetworkAccess": "Disabled"})
 
     def warned() -> dict[str, Any] | None:
         obj = kubectl.json("get", "bp/pool", "-n", ns)
         return obj if "Azure Batch Data Contributor" in condition(obj, "Ready")["message"] else None
 
     obj = until("the Ready message to name the missing role", warned)
-    message = condition(obj, "Ready")["message"]
-    assert "node health is unavailable" in message, message
-    assert obj["status"]["currentDedicatedNodes"] == 5
-    assert "nodeCounts" not in obj["status"]
+    ready = condition(obj, "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "Succeeded")
+    assert "node health is unavailable" in ready["message"], ready["message"]
+    assert "nodeCounts" not in obj["status"], "counts from before the refusal are not shown as current"
+
+    # Management-plane features keep working: a new target is reached through ARM.
+    patch_fixed_scale(kubectl, ns, "pool", targetDedicatedNodes=8)
+    obj = wait_for(kubectl, "batchpool", ns, "pool", ".status.currentDedicatedNodes", "8", timeout=60)
+    obj = wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=60)
+    assert "node health is unavailable" in condition(obj, "Ready")["message"]
+
+    admin.patch_resource(world.account_id, {"publicNetworkAccess": "Enabled"})
+    wait_for(kubectl, "batchpool", ns, "pool", ".status.usableNodes", "8/8", timeout=60)

@@ -114,7 +114,7 @@ async def review(
     settings = rt.settings
     snap = await batcher.get(endpoint)
     if snap.forbidden is not None:
-        return node_health.apply(
+        warned = node_health.apply(
             plan,
             node_health.HEALTHY,
             pool_id,
@@ -125,6 +125,8 @@ async def review(
             settings,
             note=snap.forbidden,
         )
+        # Counts from before the refusal would be stale: remove them rather than show old numbers.
+        return replace(warned, status={**warned.status, "nodeCounts": None, "usableNodes": None})
     if snap.counts is None:
         return plan
     pool_name = arm_ids.parse(pool_id).names[-1]
