@@ -354,8 +354,13 @@ def _states_filter(expr: str) -> set[str] | None:
 
 async def node_counts_list(req: Request) -> web.Response:
     req.authorize(req.account.id, "read", READ)
-    pools = req.world.children(req.account.id, T_POOL)
-    items = [node_counts(req.world, p) for p in pools if p.properties.get("provisioningState") != "Deleting"]
+    # world.get brings each pool's allocation up to the simulated present (children() does not).
+    pools = [req.world.get(p.id) for p in req.world.children(req.account.id, T_POOL)]
+    items = [
+        node_counts(req.world, p)
+        for p in pools
+        if p is not None and p.properties.get("provisioningState") != "Deleting"
+    ]
     return _page(req, items, NODE_COUNTS_PAGE, "/nodecounts")
 
 

@@ -202,3 +202,26 @@ async def test_states_asked_for_before_the_nodes_exist_apply_as_they_join(
         assert (counts["startTaskFailed"], counts["idle"]) == (2, 3)
     finally:
         await dp.close()
+
+
+async def test_node_counts_page_by_ten_pools_and_the_sdk_follows_next_links(
+    sim: SimulatorThread, batch: Any, cred: Any
+) -> None:
+    for i in range(12):
+        await batch.pool.create(BATCH_RG, ACCOUNT, f"q{i:02d}", pool_body(ded=1))
+    account = await batch.batch_account.get(BATCH_RG, ACCOUNT)
+    await _steady_all(sim)
+    admin(sim, "DELETE", "/_sim/requests")
+    dp = DataPlane(cred, "AzureCloud", connection_verify=sim.ca_file)
+    try:
+        counts = await dp.pool_node_counts(account.account_endpoint)
+    finally:
+        await dp.close()
+    assert sorted(counts) == [f"q{i:02d}" for i in range(12)]
+    assert {c["dedicated"]["total"] for c in counts.values()} == {1}, counts
+    calls = admin(sim, "GET", "/_sim/requests")["byOperation"]
+    assert calls["Batch.Account_ListPoolNodeCounts"] == 2
+
+
+async def _steady_all(sim: SimulatorThread) -> None:
+    admin(sim, "POST", "/_sim/clock", {"advanceSeconds": 3600})
