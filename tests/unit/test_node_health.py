@@ -311,6 +311,13 @@ def test_settings_read_the_node_health_knobs_and_refuse_nonsense() -> None:
     )
     assert s.data_plane is False
     assert Thresholds.from_settings(s).unusable_limit(100) == 20
-    for bad in ({"AZBATCH_UNUSABLE_NODES_FRACTION": "1.5"}, {"AZBATCH_START_TASK_FAILED_NODES": "0"}):
+    assert s.node_counts_age == 30
+    assert Settings().node_counts_age == 60, "four fast polls of 15 s"
+    assert Settings.from_env({"AZBATCH_POLL_FAST_SECONDS": "1"}).node_counts_age == 4
+    for bad in (
+        {"AZBATCH_UNUSABLE_NODES_FRACTION": "1.5"},
+        {"AZBATCH_START_TASK_FAILED_NODES": "0"},
+        {"AZBATCH_NODE_COUNTS_MAX_AGE_SECONDS": "-1"},
+    ):
         with pytest.raises(SettingsError, match=next(iter(bad))):
             Settings.from_env(bad)

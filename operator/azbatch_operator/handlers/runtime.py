@@ -103,7 +103,7 @@ def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
         from azbatch_operator.handlers.node_counts import NodeCountsBatcher
 
         data_plane = DataPlane(azure.credential, azure.cloud.name)
-        node_counts = NodeCountsBatcher(data_plane, settings.node_counts_max_age_seconds)
+        node_counts = NodeCountsBatcher(data_plane, settings.node_counts_age)
     return Runtime(
         settings,
         azure,
