@@ -46,6 +46,7 @@ lint: venv
 	$(VENV)/bin/ruff check operator simulator tests bench
 	$(VENV)/bin/ruff format --check operator simulator tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 install: venv
 	$(VENV)/bin/kubectl apply --server-side -f crds/
