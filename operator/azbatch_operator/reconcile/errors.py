@@ -1,7 +1,8 @@
 """The one Azure error classifier: (HTTP status, ARM error code) -> category + condition reason.
 
 Keyed by ARM error code first (codes are stable and specific), falling back on the HTTP status:
-400 terminal, 401/403 forbidden, 404 not_found, 409 retriable, 429 throttled, 5xx retriable.
+400 terminal, 401/403 forbidden, 404 not_found, 408/409 retriable, 5xx retriable; a 429 is throttling
+whatever terminal code it carries.
 The shell converts the category to kopf's TemporaryError/PermanentError only at the handler boundary.
 """
 
@@ -106,8 +107,6 @@ def _by_status(status: int | None) -> tuple[Category, Reason]:
         return Category.FORBIDDEN, Reason.ACCESS_DENIED
     if status == 404:
         return Category.NOT_FOUND, Reason.AZURE_ERROR
-    if status == 429:
-        return Category.THROTTLED, Reason.THROTTLED
     if status == 409 or status == 408 or status >= 500:
         return Category.RETRIABLE, Reason.AZURE_ERROR
     return Category.TERMINAL, Reason.AZURE_ERROR
