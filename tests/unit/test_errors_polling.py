@@ -125,7 +125,8 @@ def test_backoff_doubles_from_the_base() -> None:
 def test_jitter_applies_whenever_a_fraction_and_a_random_source_are_given() -> None:
     settings = Settings(poll_slow_seconds=600, jitter_fraction=0.5)
     draws = {polling.slow(settings, random.Random(seed)) for seed in range(20)}
-    assert len(draws) > 1 and all(600 <= d <= 900 for d in draws)
+    assert len(draws) > 1
+    assert all(600 <= d <= 900 for d in draws)
     assert polling.slow(Settings(poll_slow_seconds=600, jitter_fraction=0), random.Random(1)) == 600
     assert polling.slow(settings, None) == 600
 
