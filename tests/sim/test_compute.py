@@ -205,10 +205,18 @@ async def test_api_version_checks(sim: SimulatorThread, cred: Any) -> None:
         async with http.get(url, headers=headers, ssl=_ssl(sim)) as resp:
             assert resp.status == 400
             assert (await resp.json())["error"]["code"] == "MissingApiVersionParameter"
+        async with http.get(url + "?api-version=not-a-date", headers=headers, ssl=_ssl(sim)) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["error"]["code"] == "InvalidApiVersionParameter"
+        # well-formed but not served: ARM's NoRegisteredProviderFound, naming what is served
         async with http.get(url + "?api-version=2019-01-01", headers=headers, ssl=_ssl(sim)) as resp:
             assert resp.status == 400
             body = await resp.json()
-            assert body["error"]["code"] == "InvalidApiVersionParameter"
+            assert body["error"]["code"] == "NoRegisteredProviderFound"
+            assert (
+                "location 'westeurope' and API version '2019-01-01' for type 'images'"
+                in body["error"]["message"]
+            )
             assert "2026-04-01" in body["error"]["message"]
             assert resp.headers["x-ms-request-id"]
             assert resp.headers["x-ms-correlation-request-id"]

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from azuresim.arm import Arm, Ctx, listing, ok, operation_status_body
 from azuresim.errors import JSON, ArmError, not_found
-from azuresim.world import Operation, Resource, World, region
+from azuresim.world import Operation, Resource, World, key_of, region
 
 P = "/providers/Microsoft.Compute"
 T_DISK = "Microsoft.Compute/disks"
@@ -45,11 +45,11 @@ def location_of(ctx: Ctx, body: JSON) -> str:
 
 def finish(state: str = "Succeeded") -> Any:
     def done(world: World, op: Operation) -> None:
-        res = world.resources.get(op.resource_id.lower())
+        res = world.resources.get(key_of(op.resource_id))
         if res is not None:
-            res.properties["provisioningState"] = state
+            res.properties["provisioningState"] = "Failed" if op.status == "Failed" else state
             fin = res.state.pop("on_succeeded", None)
-            if callable(fin):
+            if callable(fin) and op.status != "Failed":
                 fin(world, res)
 
     return done
