@@ -10,9 +10,9 @@ import uuid
 
 from aiohttp import web
 
-from azuresim import allocation, formula
+from azuresim import allocation, formula, skus
 from azuresim.allocation import T_ACCOUNT, T_POOL, refresh_pool, start_resize, stop_resize
-from azuresim.arm import RG, Arm, Ctx, listing, ok
+from azuresim.arm import RG, SUB, Arm, Ctx, listing, ok
 from azuresim.clock import iso, parse_duration
 from azuresim.errors import JSON, ArmError, not_found
 from azuresim.world import Operation, Resource, ResourceGroup, World, region
@@ -448,6 +448,15 @@ async def pools_put(ctx: Ctx) -> web.StreamResponse:
             "A required property was not specified in the request body.",
             "deploymentConfiguration.virtualMachineConfiguration.imageReference",
         )
+    if skus.find(ctx.world, account.location, str(props_in["vmSize"])) is None:
+        raise _prop_error(
+            400,
+            "InvalidPropertyValue",
+            "The value provided for one of the properties in the request body is invalid.",
+            "vmSize",
+            reason=f"The VM size '{props_in['vmSize']}' is not supported by Batch in region "
+            f"'{account.location}' (see Location_ListSupportedVirtualMachineSkus).",
+        )
     if ref.get("id"):
         _validate_image(ctx, account, str(ref["id"]))
     _validate_scale(props_in.get("scaleSettings") or {})
@@ -623,7 +632,22 @@ async def pools_disable_autoscale(ctx: Ctx) -> web.StreamResponse:
     return _pool_response(ctx, res)
 
 
+async def location_skus(ctx: Ctx) -> web.StreamResponse:
+    return listing(skus.listing(ctx.world, region(ctx.params["loc"])))
+
+
 def register(arm: Arm, world: World) -> None:
+    a0 = arm.add
+    a0(
+        "GET",
+        SUB + r"/providers/Microsoft.Batch/locations/(?P<loc>[^/]+)/virtualMachineSkus",
+        "Location_ListSupportedVirtualMachineSkus",
+        "read",
+        "Microsoft.Batch/locations/virtualMachineSkus/read",
+        "batch",
+        location_skus,
+        rbac=False,
+    )
     acct = RG + P + r"/(?P<account>[^/]+)"
     pool = acct + r"/pools/(?P<pool>[^/]+)"
     a = arm.add

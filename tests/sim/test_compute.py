@@ -164,12 +164,13 @@ async def test_gallery_version_replicates(compute: Any, sim: SimulatorThread) ->
     sim.clock(time_scale=600, advance_seconds=3600)
     v = await poller.result()
     assert v.provisioning_state == "Succeeded"
-    assert [t.name for t in v.publishing_profile.target_regions] == ["westeurope", "northeurope"]
+    # the Gallery RP answers with display names, whatever form the request used
+    assert [t.name for t in v.publishing_profile.target_regions] == ["West Europe", "North Europe"]
     done = await compute.gallery_image_versions.get(
         RG, "batchimages", "render", "1.0.0", expand="ReplicationStatus"
     )
     assert done.replication_status.aggregated_state == "Completed"
-    assert {s.region for s in done.replication_status.summary} == {"westeurope", "northeurope"}
+    assert {s.region for s in done.replication_status.summary} == {"West Europe", "North Europe"}
     versions = [
         x.name
         async for x in compute.gallery_image_versions.list_by_gallery_image(RG, "batchimages", "render")

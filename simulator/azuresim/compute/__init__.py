@@ -26,4 +26,5 @@ def seed_resource_group(world: World, rg: ResourceGroup, doc: JSON) -> None:
 def register(arm: Arm, world: World) -> None:
     for area in (disks, vms, images, galleries, common):
         area.register(arm)
+    world.views[common.T_GVERSION.lower()] = galleries.version_view
     world.seeders.append(seed_resource_group)

@@ -26,7 +26,8 @@ from azuresim.compute.common import (
     view,
 )
 from azuresim.errors import JSON, ArmError, not_found, parent_not_found
-from azuresim.world import Resource, ResourceGroup, World, region
+from azuresim.regions import display_name
+from azuresim.world import Resource, ResourceGroup, World, default_view, region
 
 
 def seed_galleries(world: World, rg: ResourceGroup, doc: JSON) -> None:
@@ -209,6 +210,14 @@ async def versions_list(ctx: Ctx) -> web.StreamResponse:
     return listing([view(ctx, r) for r in ctx.world.children(d.id, T_GVERSION)])
 
 
+def version_view(world: World, res: Resource) -> JSON:
+    """As the Gallery RP returns a version: target regions by display name ("West Europe")."""
+    body = default_view(res)
+    for target in body["properties"].get("publishingProfile", {}).get("targetRegions") or []:
+        target["name"] = display_name(str(target.get("name", "")))
+    return body
+
+
 def replication_status(world: World, res: Resource) -> JSON:
     regions: list[str] = res.state.get("regions") or [
         region(t.get("name")) for t in res.properties.get("publishingProfile", {}).get("targetRegions", [])
@@ -221,10 +230,10 @@ def replication_status(world: World, res: Resource) -> JSON:
         r_end = start + (end - start) * (i + 1) / max(1, len(regions))
         r_start = start + (end - start) * i / max(1, len(regions))
         if not end or now >= r_end:
-            summary.append({"region": r, "state": "Completed", "progress": 100})
+            summary.append({"region": display_name(r), "state": "Completed", "progress": 100})
         else:
             progress = int(max(0.0, (now - r_start) / max(1e-9, r_end - r_start)) * 100)
-            summary.append({"region": r, "state": "Replicating", "progress": min(99, progress)})
+            summary.append({"region": display_name(r), "state": "Replicating", "progress": min(99, progress)})
     aggregated = "Completed" if all(s["state"] == "Completed" for s in summary) else "InProgress"
     return {"aggregatedState": aggregated, "summary": summary}
 
@@ -258,17 +267,42 @@ async def versions_put(ctx: Ctx, patch: bool = False) -> web.StreamResponse:
                 "Changing property 'storageProfile.source.id' is not allowed.",
                 target="storageProfile.source.id",
             )
+        safety = existing.properties.setdefault("safetyProfile", _safety_profile(None))
+        if isinstance(props_in.get("safetyProfile"), dict):
+            safety.update(props_in["safetyProfile"])
         pub = existing.properties.setdefault("publishingProfile", {})
+        before = {region(t.get("name")) for t in pub.get("targetRegions") or []}
+        wanted = copy.deepcopy(pub)
         for key in ("targetRegions", "replicaCount", "excludeFromLatest", "endOfLifeDate"):
             if key in pub_in:
-                pub[key] = copy.deepcopy(pub_in[key])
-        _normalize_regions(pub, loc)
+                wanted[key] = copy.deepcopy(pub_in[key])
+        _normalize_regions(wanted, loc)
+        removed = sorted(before - {t["name"] for t in wanted["targetRegions"]})
+        if removed and not safety.get("allowDeletionOfReplicatedLocations"):
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Removing replicated regions ({', '.join(removed)}) from gallery image version "
+                f"'{name}' is not allowed: its safetyProfile.allowDeletionOfReplicatedLocations is "
+                "false. Set it to true in the same request to remove them.",
+                target="safetyProfile.allowDeletionOfReplicatedLocations",
+            )
+        existing.properties["publishingProfile"] = pub = wanted
         existing.tags = dict(body.get("tags") or existing.tags)
         existing.properties["provisioningState"] = "Updating"
         secs = _replication_seconds(compute, pub)
         _set_replication(ctx.world, existing, secs)
         op = ctx.world.start_operation(vid, "update", secs, loc, "Microsoft.Compute", finish())
         return ok(view(ctx, existing), status=200, headers=ctx.compute_lro_headers(op, "gallery"))
+    gallery = _gallery(ctx)
+    if loc != gallery.location:
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            f"The gallery image version location '{loc}' must be the location of its gallery "
+            f"'{gallery.name}' ('{gallery.location}').",
+            target="location",
+        )
     source = (props_in.get("storageProfile") or {}).get("source") or {}
     src_id = str(source.get("id") or "")
     if not src_id:
@@ -311,24 +345,79 @@ async def versions_put(ctx: Ctx, patch: bool = False) -> web.StreamResponse:
     props: JSON = {
         "publishingProfile": pub,
         "storageProfile": {"source": {"id": src.id}},
-        "safetyProfile": props_in.get("safetyProfile") or {"allowDeletionOfReplicatedLocations": True},
+        "safetyProfile": _safety_profile(props_in.get("safetyProfile")),
         "provisioningState": "Creating",
     }
-    os_disk = src.properties.get("storageProfile", {}).get("osDisk") if src.type == T_IMAGE else None
+    src_profile = src.properties.get("storageProfile", {}) if src.type == T_IMAGE else {}
+    os_disk = src_profile.get("osDisk")
     if os_disk:
         props["storageProfile"]["osDiskImage"] = {
             "sizeInGB": os_disk.get("diskSizeGB") or 64,
             "hostCaching": os_disk.get("caching", "ReadWrite"),
         }
+    data_disks = src_profile.get("dataDisks") or []
+    if data_disks:
+        props["storageProfile"]["dataDiskImages"] = [
+            {
+                "lun": int(dd.get("lun", i)),
+                "sizeInGB": dd.get("diskSizeGB") or 0,
+                "hostCaching": dd.get("caching", "None"),
+            }
+            for i, dd in enumerate(data_disks)
+        ]
     res = ctx.world.put(Resource(vid, T_GVERSION, name, loc, props, tags=dict(body.get("tags") or {})))
     secs = _replication_seconds(compute, pub)
     _set_replication(ctx.world, res, secs)
-    op = ctx.world.start_operation(vid, "create", secs, loc, "Microsoft.Compute", finish())
+    mismatch = _source_mismatch(d, src)
+    failure = {"code": "Conflict", "message": mismatch} if mismatch else None
+    op = ctx.world.start_operation(
+        vid, "create", secs if failure is None else 5, loc, "Microsoft.Compute", finish(), error=failure
+    )
     return ok(view(ctx, res), status=201, headers=ctx.compute_lro_headers(op, "gallery"))
 
 
 async def versions_patch(ctx: Ctx) -> web.StreamResponse:
     return await versions_put(ctx, patch=True)
+
+
+def _safety_profile(given: object) -> JSON:
+    """The Gallery RP defaults: replicated regions may not be removed unless allowed explicitly."""
+    profile: JSON = {"allowDeletionOfReplicatedLocations": False, "reportedForPolicyViolation": False}
+    if isinstance(given, dict):
+        profile.update(given)
+    return profile
+
+
+def _source_mismatch(definition: Resource, src: Resource) -> str:
+    """Why a source cannot become a version of `definition` ('' when it can).
+
+    The Gallery RP accepts the PUT and fails the operation with `Conflict` (as
+    MicrosoftDocs/azure-docs#118774 shows for the Hyper-V generation).
+    """
+    d = definition.properties
+    if src.type == T_IMAGE:
+        os_disk = src.properties.get("storageProfile", {}).get("osDisk", {})
+        found = {
+            "Hypervisor generation": src.properties.get("hyperVGeneration") or "V1",
+            "OS type": os_disk.get("osType"),
+            "OS state": os_disk.get("osState"),
+        }
+    elif src.type in (T_SNAP, T_DISK):
+        found = {"Hypervisor generation": src.properties.get("hyperVGeneration") or "V1"}
+    else:
+        return ""
+    wanted = {
+        "Hypervisor generation": d.get("hyperVGeneration") or "V1",
+        "OS type": d.get("osType"),
+        "OS state": d.get("osState"),
+    }
+    for label, value in found.items():
+        if value is not None and str(value).lower() != str(wanted[label] or "").lower():
+            return (
+                f"The resource with id '{src.id}' has a different {label} ['{value}'] than the parent "
+                f"gallery image {label} ['{wanted[label]}']."
+            )
+    return ""
 
 
 def _normalize_regions(pub: JSON, loc: str) -> None:
