@@ -135,8 +135,8 @@ def start_resize(
         "resizeTimeout": _iso_duration(timeout_s),
         "startTime": iso(now),
     }
-    if dealloc:
-        status["nodeDeallocationOption"] = dealloc
+    # Batch reports the option in force, Requeue when none was given (PoolCreate_Tags.json).
+    status["nodeDeallocationOption"] = dealloc or "Requeue"
     a["status"] = status
     a["state"] = "Resizing"
     a["transition"] = now

@@ -234,6 +234,8 @@ def _new_pool(world: World, pid: str, name: str, body: JSON) -> Resource:
         fixed.setdefault("targetDedicatedNodes", 0)
         fixed.setdefault("targetLowPriorityNodes", 0)
         fixed.setdefault("resizeTimeout", "PT15M")
+    if props["scaleSettings"].get("autoScale") is not None:
+        props["scaleSettings"]["autoScale"].setdefault("evaluationInterval", "PT15M")
     props.update(
         {
             "creationTime": iso(now),
@@ -507,6 +509,8 @@ async def _apply_update(ctx: Ctx, res: Resource, props_in: JSON, body: JSON) -> 
                 fixed.setdefault("targetDedicatedNodes", 0)
                 fixed.setdefault("targetLowPriorityNodes", 0)
                 fixed.setdefault("resizeTimeout", "PT15M")
+            if new_scale.get("autoScale") is not None:
+                new_scale["autoScale"].setdefault("evaluationInterval", "PT15M")
             res.properties["scaleSettings"] = new_scale
             rescale = True
     for key in UPDATABLE:

@@ -64,8 +64,16 @@ def seed_galleries(world: World, rg: ResourceGroup, doc: JSON) -> None:
                         "storageAccountType": "Standard_LRS",
                     },
                     "storageProfile": {"source": {"id": v.get("source", "")}},
+                    "safetyProfile": _safety_profile(v.get("safetyProfile")),
                     "provisioningState": "Succeeded",
                 }
+                source = world.get(str(v.get("source") or ""))
+                os_disk = source.properties.get("storageProfile", {}).get("osDisk") if source else None
+                if os_disk:
+                    props["storageProfile"]["osDiskImage"] = {
+                        "sizeInGB": os_disk.get("diskSizeGB") or 64,
+                        "hostCaching": os_disk.get("caching", "ReadWrite"),
+                    }
                 res = Resource(vid, T_GVERSION, v["name"], gloc, props)
                 res.state["regions"] = [region(r) for r in regions]
                 world.put(res)
@@ -349,6 +357,11 @@ async def versions_put(ctx: Ctx, patch: bool = False) -> web.StreamResponse:
         "provisioningState": "Creating",
     }
     src_profile = src.properties.get("storageProfile", {}) if src.type == T_IMAGE else {}
+    if src.type == T_GVERSION:
+        # a version made from another version carries its disk images over
+        for key in ("osDiskImage", "dataDiskImages"):
+            if key in src.properties.get("storageProfile", {}):
+                props["storageProfile"][key] = copy.deepcopy(src.properties["storageProfile"][key])
     os_disk = src_profile.get("osDisk")
     if os_disk:
         props["storageProfile"]["osDiskImage"] = {
@@ -368,7 +381,7 @@ async def versions_put(ctx: Ctx, patch: bool = False) -> web.StreamResponse:
     res = ctx.world.put(Resource(vid, T_GVERSION, name, loc, props, tags=dict(body.get("tags") or {})))
     secs = _replication_seconds(compute, pub)
     _set_replication(ctx.world, res, secs)
-    mismatch = _source_mismatch(d, src)
+    mismatch = _source_mismatch(ctx.world, d, src)
     failure = {"code": "Conflict", "message": mismatch} if mismatch else None
     op = ctx.world.start_operation(
         vid, "create", secs if failure is None else 5, loc, "Microsoft.Compute", finish(), error=failure
@@ -388,7 +401,7 @@ def _safety_profile(given: object) -> JSON:
     return profile
 
 
-def _source_mismatch(definition: Resource, src: Resource) -> str:
+def _source_mismatch(world: World, definition: Resource, src: Resource) -> str:
     """Why a source cannot become a version of `definition` ('' when it can).
 
     The Gallery RP accepts the PUT and fails the operation with `Conflict` (as
@@ -404,6 +417,14 @@ def _source_mismatch(definition: Resource, src: Resource) -> str:
         }
     elif src.type in (T_SNAP, T_DISK):
         found = {"Hypervisor generation": src.properties.get("hyperVGeneration") or "V1"}
+    elif src.type == T_GVERSION:
+        parent = world.get(src.id[: src.id.lower().rindex("/versions/")])
+        pp = parent.properties if parent is not None else {}
+        found = {
+            "Hypervisor generation": pp.get("hyperVGeneration") or "V1",
+            "OS type": pp.get("osType"),
+            "OS state": pp.get("osState"),
+        }
     else:
         return ""
     wanted = {
