@@ -48,7 +48,7 @@ def seed_galleries(world: World, rg: ResourceGroup, doc: JSON) -> None:
             for v in d.get("versions") or []:
                 vid = f"{did}/versions/{v['name']}"
                 regions = v.get("targetRegions") or [gloc]
-                props = {
+                props: JSON = {
                     "publishingProfile": {
                         "targetRegions": [
                             {
