@@ -44,7 +44,10 @@ OVERCONSTRAINED = (
 
 
 def catalogue(world: World, location: str) -> list[JSON] | None:
-    """The declared sizes offered in `location`, or None when the world declares none."""
+    """The declared sizes offered in `location`, or None when the world declares none for it.
+
+    An entry without `locations` applies to every region; a region no entry applies to is not
+    constrained (so a world can model one region's catalogue without touching the others)."""
     declared = world.cfg("batch").get("vmSizes")
     if not isinstance(declared, list):
         return None
@@ -54,7 +57,7 @@ def catalogue(world: World, location: str) -> list[JSON] | None:
         where = [region(r) for r in sku.get("locations") or []]
         if not where or location in where:
             out.append(sku)
-    return out
+    return out or None
 
 
 def find(world: World, location: str, vm_size: str) -> JSON | None:
