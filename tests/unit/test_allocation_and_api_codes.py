@@ -119,3 +119,41 @@ def test_pins_are_explicit_versions() -> None:
     assert BATCH_API_VERSION == "2025-06-01"
     assert set(COMPUTE_API_VERSIONS) == {"compute", "disk", "gallery"}
     assert all(len(v) == 10 and v[4] == "-" for v in COMPUTE_API_VERSIONS.values())
+
+
+def test_gallery_versions_the_operator_writes_allow_dropping_replicated_regions() -> None:
+    """The Gallery RP refuses to remove a region unless safetyProfile allows it (default false)."""
+    from azbatch_operator.reconcile.plan import CreateGalleryVersion, Done, UpdateGalleryReplication
+    from tests.unit.test_image_plan import GALLERY_ID, OURS, T, arm, observed_to_gallery, plan, spec
+
+    definition = arm(
+        str(T.gallery_definition_id), osType="Linux", osState="Generalized", hyperVGeneration="V2"
+    )
+    create = plan(observed_to_gallery(gallery_definition=definition))
+    assert isinstance(create.action, CreateGalleryVersion)
+    assert create.action.params["properties"]["safetyProfile"] == {"allowDeletionOfReplicatedLocations": True}
+
+    two = spec(
+        gallery={
+            "galleryId": GALLERY_ID,
+            "imageDefinition": "render-node",
+            "version": "1.0.0",
+            "targetRegions": ["westeurope", "northeurope"],
+        }
+    )
+    # Azure reports the regions by display name: the same regions, nothing to update
+    shown = [
+        {"name": "West Europe", "regionalReplicaCount": 1},
+        {"name": "North Europe", "regionalReplicaCount": 1},
+    ]
+    version = arm(
+        str(T.gallery_version_id), tags=OURS, publishingProfile={"targetRegions": shown, "replicaCount": 1}
+    )
+    steady = plan(observed_to_gallery(gallery_definition=definition, gallery_version=version), s=two)
+    assert isinstance(steady.action, Done)
+    # one region taken out of the spec: the update allows Azure to drop it
+    shrink = plan(observed_to_gallery(gallery_definition=definition, gallery_version=version))
+    assert isinstance(shrink.action, UpdateGalleryReplication)
+    props = shrink.action.params["properties"]
+    assert [r["name"] for r in props["publishingProfile"]["targetRegions"]] == ["westeurope"]
+    assert props["safetyProfile"] == {"allowDeletionOfReplicatedLocations": True}
