@@ -298,19 +298,13 @@ def _validate_scale(scale: JSON) -> None:
                     f"The value of {key} must be a non-negative integer.",
                     f"scaleSettings.fixedScale.{key}",
                 )
-        try:
-            secs = parse_duration(fixed.get("resizeTimeout"), 900.0)
-        except ValueError as exc:
-            raise _prop_error(
-                400, "InvalidPropertyValue", str(exc), "scaleSettings.fixedScale.resizeTimeout"
-            ) from exc
-        if secs < 300:
-            raise _prop_error(
-                400,
-                "InvalidPropertyValue",
-                "The resizeTimeout must be at least 5 minutes.",
-                "scaleSettings.fixedScale.resizeTimeout",
-            )
+        _check_duration(
+            fixed.get("resizeTimeout"),
+            "scaleSettings.fixedScale.resizeTimeout",
+            300,
+            None,
+            "The resizeTimeout must be at least 5 minutes.",
+        )
     auto = scale.get("autoScale")
     if auto is not None and not auto.get("formula"):
         raise _prop_error(
@@ -324,19 +318,23 @@ def _validate_scale(scale: JSON) -> None:
             formula.validate(str(auto["formula"]))
         except formula.FormulaError as exc:
             raise _prop_error(400, exc.code, str(exc), "scaleSettings.autoScale.formula") from exc
-        try:
-            interval = parse_duration(auto.get("evaluationInterval"), 900.0)
-        except ValueError as exc:
-            raise _prop_error(
-                400, "InvalidPropertyValue", str(exc), "scaleSettings.autoScale.evaluationInterval"
-            ) from exc
-        if not 300 <= interval <= 168 * 3600:
-            raise _prop_error(
-                400,
-                "InvalidPropertyValue",
-                "The evaluationInterval must be between 5 minutes and 168 hours.",
-                "scaleSettings.autoScale.evaluationInterval",
-            )
+        _check_duration(
+            auto.get("evaluationInterval"),
+            "scaleSettings.autoScale.evaluationInterval",
+            300,
+            168 * 3600,
+            "The evaluationInterval must be between 5 minutes and 168 hours.",
+        )
+
+
+def _check_duration(value: object, path: str, low: float, high: float | None, message: str) -> None:
+    """An ISO 8601 duration property within [low, high] seconds (default PT15M when absent)."""
+    try:
+        secs = parse_duration(None if value is None else str(value), 900.0)
+    except ValueError as exc:
+        raise _prop_error(400, "InvalidPropertyValue", str(exc), path) from exc
+    if secs < low or (high is not None and secs > high):
+        raise _prop_error(400, "InvalidPropertyValue", message, path)
 
 
 def _validate_image(ctx: Ctx, account: Resource, image_id: str) -> None:

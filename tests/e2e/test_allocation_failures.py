@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import Counter
 
 from azbatch_operator.devtools.stack import Operator
-from tests.e2e.conftest import SimulatorHandle, events_for, seed_world, wait_condition
+from azuresim.admin import AdminClient
+from tests.e2e.conftest import SimulatorHandle, World, events_for, seed_world, wait_condition
 from tests.e2e.test_batch_pool_resize import (
     arm_requests,
     condition,
@@ -27,13 +28,18 @@ SKUS = [
 ]
 
 
+def _in_region(admin: AdminClient, namespace: str) -> tuple[World, str]:
+    """This test's world with its Batch account in REGION and a gallery version replicated there."""
+    admin.seed({"batch": {"vmSizes": SKUS}})
+    world = seed_world(admin, namespace, batch_location=REGION)
+    return world, seed_gallery_version(admin, world, regions=("westeurope", REGION))
+
+
 def test_allocation_failed_with_the_image_present_checks_the_image_then_retries_until_exhausted(
     kubectl: Kubectl, operator: Operator, simulator: SimulatorHandle, namespace: str
 ) -> None:
     admin = simulator.admin
-    admin.seed({"batch": {"vmSizes": SKUS}})
-    world = seed_world(admin, namespace, batch_location=REGION)
-    version = seed_gallery_version(admin, world, regions=("westeurope", REGION))
+    world, version = _in_region(admin, namespace)
     admin.reset_requests()
     kubectl.apply(fixed_pool(world, version, dedicated=3, max_attempts=2, backoff=1))
 
@@ -60,9 +66,7 @@ def test_a_vm_size_incompatible_with_the_pool_stalls_invalid_spec_without_retryi
     kubectl: Kubectl, operator: Operator, simulator: SimulatorHandle, namespace: str
 ) -> None:
     admin = simulator.admin
-    admin.seed({"batch": {"vmSizes": SKUS}})
-    world = seed_world(admin, namespace, batch_location=REGION)
-    version = seed_gallery_version(admin, world, regions=("westeurope", REGION))
+    world, version = _in_region(admin, namespace)
     admin.reset_requests()
     pool = fixed_pool(world, version, dedicated=0, low_priority=2, max_attempts=5, backoff=1)
     pool["spec"]["vmSize"] = "Standard_A2_v2"
@@ -80,9 +84,7 @@ def test_a_vm_size_the_region_does_not_offer_is_refused_before_any_pool_exists(
     kubectl: Kubectl, operator: Operator, simulator: SimulatorHandle, namespace: str
 ) -> None:
     admin = simulator.admin
-    admin.seed({"batch": {"vmSizes": SKUS}})
-    world = seed_world(admin, namespace, batch_location=REGION)
-    version = seed_gallery_version(admin, world, regions=("westeurope", REGION))
+    world, version = _in_region(admin, namespace)
     pool = fixed_pool(world, version, dedicated=1)
     pool["spec"]["vmSize"] = "Standard_HB120rs_v3"
     kubectl.apply(pool)
