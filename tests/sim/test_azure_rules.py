@@ -363,6 +363,17 @@ async def test_a_source_of_another_generation_fails_the_version_operation(comput
 
 
 async def test_a_version_lives_in_its_gallery_region(compute: Any) -> None:
+    elsewhere = {
+        "location": "northeurope",
+        "properties": {
+            "osType": "Linux",
+            "osState": "Generalized",
+            "identifier": {"publisher": "p", "offer": "o", "sku": "s"},
+        },
+    }
+    with pytest.raises(HttpResponseError) as exc:
+        await compute.gallery_images.begin_create_or_update(RG, "batchimages", "away", elsewhere)
+    assert (exc.value.status_code, exc.value.error.code) == (400, "InvalidParameter")
     await _definition(compute, "where", "V1")
     with pytest.raises(HttpResponseError) as exc:
         await compute.gallery_image_versions.begin_create_or_update(

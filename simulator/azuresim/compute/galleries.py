@@ -167,6 +167,14 @@ async def gallery_images_put(ctx: Ctx) -> web.StreamResponse:
                 )
         existing.tags = dict(body.get("tags") or existing.tags)
         return ok(view(ctx, existing))
+    if loc != g.location:
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            f"The gallery image definition location '{loc}' must be the location of its gallery "
+            f"'{g.name}' ('{g.location}').",
+            target="location",
+        )
     for key in ("osType", "osState", "identifier"):
         if not props_in.get(key):
             raise ArmError(
