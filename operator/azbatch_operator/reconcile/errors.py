@@ -78,6 +78,21 @@ _BY_CODE: dict[str, tuple[Category, Reason]] = {
     "linkedinvalidpropertyid": (Category.TERMINAL, Reason.INVALID_SPEC),
     "invalidresourcename": (Category.TERMINAL, Reason.INVALID_SPEC),
     "badrequest": (Category.TERMINAL, Reason.AZURE_ERROR),
+    # Autoscale formulas Batch cannot parse (400 on Pool_Create / Pool_Update)
+    "autoscalingformulasyntaxerror": (Category.TERMINAL, Reason.INVALID_SPEC),
+    "autoscalingformulatoolong": (Category.TERMINAL, Reason.INVALID_SPEC),
+    "autoscaleformulatoolong": (Category.TERMINAL, Reason.INVALID_SPEC),
+    "invalidautoscalingsettings": (Category.TERMINAL, Reason.INVALID_SPEC),
+    # Resize errors no retry heals: the VM size does not fit the pool's configuration (or Batch
+    # does not offer it), or the region cannot place it under the pool's constraints.
+    "incompatiblevmsize": (Category.TERMINAL, Reason.INVALID_SPEC),
+    "unsupportedvmsize": (Category.TERMINAL, Reason.INVALID_SPEC),
+    "overconstrainedallocationrequesterror": (Category.TERMINAL, Reason.AZURE_ERROR),
+    "overconstrainedallocationrequest": (Category.TERMINAL, Reason.AZURE_ERROR),
+    # The region does not serve the api-version the operator pins (a version still rolling out,
+    # ARM's 400): a human pins another version or waits; re-checked on the slow poll.
+    "noregisteredproviderfound": (Category.TERMINAL, Reason.AZURE_ERROR),
+    "invalidapiversionparameter": (Category.TERMINAL, Reason.AZURE_ERROR),
     # Conflicts that clear by themselves
     "conflict": (Category.RETRIABLE, Reason.AZURE_ERROR),
     "anotheroperationinprogress": (Category.RETRIABLE, Reason.AZURE_ERROR),
