@@ -45,8 +45,21 @@ def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return helm.staged(tmp_path_factory.mktemp("chart"))
 
 
-def _rules(docs: list[dict[str, Any]], kind: str) -> list[Any]:
-    return [d["rules"] for d in docs if d["kind"] == kind]
+def assert_served_rbac(kube: Kubectl, manifests: list[dict[str, Any]]) -> None:
+    """Every RBAC object of `manifests` exists under the release's name with the same rules."""
+    for doc in manifests:
+        name = doc["metadata"]["name"].replace("azbatch-operator", FULLNAME, 1)
+        scope = ["-n", NAMESPACE] if doc["kind"] in {"Role", "RoleBinding"} else []
+        served = kube.json(*scope, "get", doc["kind"].lower(), name)
+        if doc["kind"].endswith("Binding"):
+            assert served["roleRef"]["name"] == doc["roleRef"]["name"].replace(
+                "azbatch-operator", FULLNAME, 1
+            )
+            assert served["subjects"] == [
+                {"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}
+            ]
+        else:
+            assert served["rules"] == doc["rules"], f"{doc['kind']} {name}"
 
 
 def _crd_spec(path: Path) -> dict[str, Any]:
@@ -80,10 +93,7 @@ def test_install_upgrade_uninstall(cluster: ControlPlane, kube: Kubectl, chart: 
 
     # RBAC on the server equals deploy/base's, whatever deploy/base holds today.
     base = helm.rbac_documents(REPO / "deploy" / "base" / "rbac.yaml")
-    role = kube.json("get", "clusterrole", FULLNAME)
-    assert [role["rules"]] == _rules(base, "ClusterRole")
-    binding = kube.json("get", "clusterrolebinding", FULLNAME)
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}]
+    assert_served_rbac(kube, base)
     sa = f"system:serviceaccount:{NAMESPACE}:{FULLNAME}"
     assert (
         kube.run("auth", "can-i", "patch", "batchpools.azbatch.io/status", f"--as={sa}", "-A").stdout.strip()
@@ -138,8 +148,7 @@ def test_install_upgrade_uninstall(cluster: ControlPlane, kube: Kubectl, chart: 
     data = kube.json("-n", NAMESPACE, "get", "configmap", FULLNAME)["data"]
     assert data["AZBATCH_LEADER_ELECTION"] == "true"
     lease = helm.rbac_documents(REPO / "deploy" / "overlays" / "ha" / "leader-election-rbac.yaml")
-    lease_role = kube.json("-n", NAMESPACE, "get", "role", f"{FULLNAME}-leader-election")
-    assert [lease_role["rules"]] == _rules(lease, "Role")
+    assert_served_rbac(kube, base + lease)
     verb = kube.run(
         "auth", "can-i", "update", "leases/azbatch-operator-leader", f"--as={sa}", "-n", NAMESPACE
     )

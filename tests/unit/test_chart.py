@@ -59,35 +59,42 @@ def test_chart_crds_are_the_repository_crds_byte_for_byte(chart: Path, tmp_path:
     )
 
 
-def _rules_by_kind(docs: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    return {d["kind"]: d["rules"] for d in docs if d["kind"] in {"ClusterRole", "Role"}}
+def _rbac(docs: list[dict[str, Any]], fullname: str = "azbatch-operator") -> list[tuple[str, str, Any]]:
+    """(kind, name with the release's prefix, rules or roleRef) of every RBAC object, sorted."""
+    out = []
+    for doc in docs:
+        if doc["apiVersion"].startswith("rbac.authorization.k8s.io/"):
+            name = doc["metadata"]["name"].replace("azbatch-operator", fullname, 1)
+            if doc["kind"].endswith("Binding"):
+                ref = {
+                    **doc["roleRef"],
+                    "name": doc["roleRef"]["name"].replace("azbatch-operator", fullname, 1),
+                }
+                out.append((doc["kind"], name, ref))
+            else:
+                out.append((doc["kind"], name, doc["rules"]))
+    return sorted(out, key=lambda item: (item[0], item[1]))
 
 
-def test_rbac_rules_equal_deploy_base(default: list[dict[str, Any]]) -> None:
+def test_rbac_equals_deploy_base(default: list[dict[str, Any]]) -> None:
+    """Whatever deploy/base/rbac.yaml holds today, the chart renders the same objects and rules."""
     base = helm.rbac_documents(REPO / "deploy" / "base" / "rbac.yaml")
-    rendered = [d for d in default if d["apiVersion"].startswith("rbac.authorization.k8s.io/")]
-    assert sorted(d["kind"] for d in rendered) == sorted(d["kind"] for d in base)
-    assert _rules_by_kind(rendered) == _rules_by_kind(base)
+    assert _rbac(default) == _rbac(base)
+    for binding in (d for d in default if d["kind"].endswith("Binding")):
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "azbatch-operator", "namespace": "azbatch-system"}
+        ]
 
 
 def test_leader_election_adds_the_ha_overlays_lease_rbac(full: list[dict[str, Any]]) -> None:
     base = helm.rbac_documents(REPO / "deploy" / "base" / "rbac.yaml")
     lease = helm.rbac_documents(REPO / "deploy" / "overlays" / "ha" / "leader-election-rbac.yaml")
     rendered = [d for d in full if d["apiVersion"].startswith("rbac.authorization.k8s.io/")]
-    expected: dict[str, list[Any]] = {}
-    for doc in base + lease:
-        if doc["kind"] in {"ClusterRole", "Role"}:
-            expected.setdefault(doc["kind"], []).append(doc["rules"])
-    got: dict[str, list[Any]] = {}
-    for doc in rendered:
-        if doc["kind"] in {"ClusterRole", "Role"}:
-            got.setdefault(doc["kind"], []).append(doc["rules"])
-    assert got == expected
+    assert _rbac(rendered) == _rbac(base + lease, "prod-azbatch-operator")
     for binding in (d for d in rendered if d["kind"].endswith("Binding")):
         assert binding["subjects"] == [
             {"kind": "ServiceAccount", "name": "prod-azbatch-operator", "namespace": "ops"}
         ]
-        assert binding["roleRef"]["name"] in {d["metadata"]["name"] for d in rendered}
     for role in helm.find(rendered, "Role") + helm.find(rendered, "RoleBinding"):
         assert role["metadata"]["namespace"] == "ops"
 
