@@ -39,8 +39,11 @@ buildah config \
   --entrypoint '[]' \
   --cmd '["kopf", "run", "--all-namespaces", "--standalone", "--liveness=http://0.0.0.0:8080/healthz", "-m", "azbatch_operator"]' \
   "$ctr"
+previous=$(buildah images --quiet --no-trunc "$name" 2>/dev/null || true)
 buildah commit --quiet --format oci --rm "$ctr" "$name" >/dev/null
 ctr=""
 buildah rmi "$name-base" >/dev/null 2>&1 || true
+# The image this one replaces, now untagged (still in use by a container: left alone).
+[[ -z $previous ]] || buildah rmi "$previous" >/dev/null 2>&1 || true
 rm -f "$out"
 buildah push --quiet "$name" "oci-archive:$out:$name"
