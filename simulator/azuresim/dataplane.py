@@ -396,7 +396,7 @@ def _steady_fixed(pool: Resource) -> JSON:
     if pool.properties.get("scaleSettings", {}).get("autoScale") is not None:
         raise BatchError(409, "AutoScalingEnabled", "The specified pool has automatic scaling enabled.")
     if pool.properties.get("allocationState") != "Steady":
-        raise BatchError(409, "PoolNotSteady", "The specified pool is not in a steady allocation state.")
+        raise BatchError(409, "PoolBeingResized", "The specified pool is being resized.")
     fixed = pool.properties.setdefault("scaleSettings", {}).setdefault("fixedScale", {})
     assert isinstance(fixed, dict)
     return fixed
