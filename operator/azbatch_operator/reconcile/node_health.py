@@ -186,19 +186,14 @@ def assess(
     total = counts.total
     failed, unusable = counts.of(START_TASK_FAILED), counts.of(UNUSABLE)
     if failed >= thresholds.start_task_failed:
-        reason, state, n, limit = (
-            Reason.START_TASK_FAILED,
-            START_TASK_FAILED,
-            failed,
-            thresholds.start_task_failed,
-        )
+        reason, state, limit = Reason.START_TASK_FAILED, START_TASK_FAILED, thresholds.start_task_failed
         what = f"{failed} of {total} nodes failed their start task"
         advice = (
             "The operator adds no nodes until this is fixed: correct spec.startTask, then reboot or "
             "remove the failed nodes"
         )
     elif unusable >= thresholds.unusable_limit(total):
-        reason, state, n, limit = Reason.NODES_UNUSABLE, UNUSABLE, unusable, thresholds.unusable_limit(total)
+        reason, state, limit = Reason.NODES_UNUSABLE, UNUSABLE, thresholds.unusable_limit(total)
         what = f"{unusable} of {total} nodes are unusable"
         advice = (
             "The operator adds no nodes while they are: check the subnet's network security group "
@@ -227,7 +222,6 @@ def assess(
         return Verdict(reason, message, status, recovering=True, recovery_in=left)
     if reason is Reason.NODES_UNUSABLE:
         advice += ", or set spec.nodeRecovery.removeUnusableAfter to have them removed and replaced"
-    _ = n
     return Verdict(reason, f"{head}. {advice}", status)
 
 
