@@ -56,26 +56,40 @@ def image_ref_key(namespace: str | None, spec: Any) -> str | None:
     return str(image_id).lower() if image_id else None
 
 
-@kopf.index(GROUP, VERSION, "managedimages")
-def managed_images(
-    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
-) -> Any:
+def summarize_image(
+    meta: Mapping[str, Any], spec: Mapping[str, Any], status: Mapping[str, Any]
+) -> ImageSummary:
+    """Usable by pools only when Ready for the current generation and not being deleted; the
+    replication regions are what status says Azure has (the spec's may not be replicated yet)."""
     cond: Mapping[str, Any] = conditions.find(status.get("conditions") or [], conditions.READY) or {}
-    gallery = spec.get("gallery") or None
-    regions = None
-    if gallery is not None:
-        regions = tuple(gallery.get("targetRegions") or [spec.get("location", "")])
-    observed_current = status.get("observedGeneration") is not None
-    summary = ImageSummary(
-        ready=cond.get("status") == "True" and observed_current,
-        reason=str(cond.get("reason") or ""),
-        message=str(cond.get("message") or ""),
+    generation = meta.get("generation")
+    current = generation is None or status.get("observedGeneration") == generation
+    deleting = bool(meta.get("deletionTimestamp"))
+    regions = status.get("targetRegions")
+    if regions is None and spec.get("gallery"):
+        # Written by operators before status carried the regions: the spec's, once Ready.
+        regions = (spec.get("gallery") or {}).get("targetRegions") or [spec.get("location", "")]
+    reason, message = str(cond.get("reason") or ""), str(cond.get("message") or "")
+    if deleting:
+        reason, message = "Deleting", "the ManagedImage is being deleted"
+    elif not current:
+        reason, message = "Reconciling", "the ManagedImage's latest spec is not in place yet"
+    return ImageSummary(
+        ready=cond.get("status") == "True" and current and not deleting,
+        reason=reason,
+        message=message,
         image_id=status.get("imageId"),
         gallery_version_id=status.get("galleryImageVersionId"),
         location=spec.get("location"),
-        target_regions=regions,
+        target_regions=tuple(str(r) for r in regions) if regions is not None else None,
     )
-    return {(namespace, name): summary}
+
+
+@kopf.index(GROUP, VERSION, "managedimages")
+def managed_images(
+    *, namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> Any:
+    return {(namespace, name): summarize_image(meta, spec, status)}
 
 
 @kopf.index(GROUP, VERSION, "batchpools")
@@ -100,3 +114,13 @@ def pool_claims(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) 
         int(fixed.get("targetLowPriorityNodes") or 0),
     )
     return {None: claim}
+
+
+@kopf.index(GROUP, VERSION, "batchpools")
+def pools_by_image_id(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> Any:
+    """Lower-cased ``spec.image.id`` -> "namespace/pool": a pool naming a ManagedImage's image or
+    gallery version by id holds that ManagedImage as a ``managedImageRef`` does."""
+    image_id = (spec.get("image") or {}).get("id")
+    if not image_id:
+        return None
+    return {str(image_id).lower(): f"{namespace}/{name}"}

@@ -7,7 +7,7 @@ writes; events are posted only on transitions a user cares about (Ready/Stalled 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ import kopf
 
 from azbatch_operator import metrics
 from azbatch_operator.azure.calls import AzureCallError
-from azbatch_operator.handlers import runtime
+from azbatch_operator.handlers import guard, runtime
 from azbatch_operator.reconcile import conditions, errors, polling
 from azbatch_operator.reconcile.conditions import Condition
 from azbatch_operator.reconcile.errors import Category
@@ -99,3 +99,24 @@ def error_plan(
 
 def with_generation(plan: Plan, generation: int) -> dict[str, Any]:
     return {**plan.status, "observedGeneration": generation}
+
+
+async def record_operations(plural: str, body: kopf.Body, memo: Any, operations: list[Any]) -> None:
+    """Write the Azure write about to be sent into ``status.operations`` first: a finalizer (this
+    replica's, or after a crash the next leader's) then waits for it instead of releasing the object
+    over a resource still to come."""
+    meta = body["metadata"]
+    written = {"operations": operations}
+    await runtime.get().status.patch_status(plural, meta["namespace"], meta["name"], written)
+    guard.remember(memo, body, written)
+
+
+async def sent_or_forgotten(plural: str, body: kopf.Body, memo: Any, call: Awaitable[Any]) -> None:
+    """Await a recorded create; when Azure refused it outright (a terminal answer: nothing was
+    created), forget the record again so deletion need not wait for it."""
+    try:
+        await call
+    except AzureCallError as exc:
+        if not exc.classification.transient:
+            await record_operations(plural, body, memo, [])
+        raise

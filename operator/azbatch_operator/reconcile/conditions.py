@@ -41,6 +41,7 @@ class Reason(StrEnum):
     AZURE_ERROR = "AzureError"
     DELETING = "Deleting"
     ADOPTED = "Adopted"
+    ALREADY_OWNED = "AlreadyOwned"
     PUBLISHING = "Publishing"
     REPLICATING = "Replicating"
     SNAPSHOTTING = "Snapshotting"
