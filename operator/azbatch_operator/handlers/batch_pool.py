@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.resources import WriteRefused
 from azbatch_operator.handlers import guard, indexes, loop, report, runtime
 from azbatch_operator.kube import GROUP, VERSION
-from azbatch_operator.reconcile import conditions, image_limits, names, polling, pool_plan
+from azbatch_operator.reconcile import admission, conditions, image_limits, names, polling, pool_plan
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import (
@@ -120,14 +120,15 @@ async def describe_image(image: pool_plan.ResolvedImage) -> pool_plan.ResolvedIm
 
 
 def image_limit_verdict(
-    pool: str,
-    namespace: str,
+    body: kopf.Body,
     spec: BatchPoolSpec,
+    status: Mapping[str, Any],
     image_id: str | None,
     claims: kopf.Index[Any, Any],
     images: kopf.Index[Any, Any],
 ) -> image_limits.ImageLimitVerdict | None:
-    """Seed S7: this pool's targets plus every other pool's on the same image, against the limits."""
+    """Seed S7: may this pool grow to its targets on its image, counted with every other pool on it
+    the way Azure counts them (reconcile/admission.py)?"""
     if image_id is None or spec.scale.fixed is None:
         return None
     sources: dict[str, str] = {}
@@ -138,20 +139,25 @@ def image_limit_verdict(
                 sources[summary.gallery_version_id.lower()] = summary.image_id.lower()
             if summary.consumable_id:
                 by_ref[f"{indexes.MANAGED_IMAGE_KEY_PREFIX}{ns}/{name}"] = summary.consumable_id
-    usages = []
+    others = []
     for claim in claims.get(None, []):
         resolved = by_ref.get(claim.image_ref_key, claim.image_ref_key)
         key = image_limits.image_key(resolved, sources)
-        usages.append(image_limits.PoolUsage(claim.pool, key, claim.dedicated, claim.low_priority))
-    settings = runtime.get().settings
-    return image_limits.check_image_limits(
-        pool,
+        others.append(
+            admission.Claim(claim.pool, key, (claim.dedicated, claim.low_priority), claim.held, claim.created)
+        )
+    meta = body["metadata"]
+    # This pool as it is now (its own index entry may lag behind the status just written).
+    me = admission.Claim(
+        f"{meta['namespace']}/{meta['name']}",
         image_limits.image_key(image_id, sources),
-        spec.scale.fixed.target_dedicated_nodes,
-        spec.scale.fixed.target_low_priority_nodes,
-        usages,
-        settings.image_max_dedicated_nodes,
-        settings.image_max_low_priority_nodes,
+        (spec.scale.fixed.target_dedicated_nodes, spec.scale.fixed.target_low_priority_nodes),
+        indexes.held_targets(status),
+        str(meta.get("creationTimestamp") or ""),
+    )
+    settings = runtime.get().settings
+    return admission.admit(
+        me, others, settings.image_max_dedicated_nodes, settings.image_max_low_priority_nodes
     )
 
 
@@ -225,9 +231,7 @@ async def reconcile_once(
         image = resolve_image(meta.namespace, spec, images)
         if pool is None and image.ready:
             image = await describe_image(image)
-        verdict = image_limit_verdict(
-            f"{meta.namespace}/{meta.name}", meta.namespace, spec, image.image_id, claims, images
-        )
+        verdict = image_limit_verdict(body, spec, status, image.image_id, claims, images)
         plan = pool_plan.plan_pool(meta, spec, status, image, account, pool, verdict, now, rt.settings)
         if isinstance(plan.action, CheckImage):
             exists = await rt.resources.get(plan.action.image_id) is not None

@@ -39,12 +39,16 @@ class ImageSummary:
 
 @dataclass(frozen=True)
 class PoolClaim:
-    """A BatchPool's claim on an image key: the image reference as the pool's spec names it."""
+    """A BatchPool's claim on an image key: the image reference as the pool's spec names it, what it
+    wants (fixed targets; an autoscale pool: what its formula set), what Azure holds for it (the
+    targets status reports; None while no pool of its exists) and its age (admission order)."""
 
     pool: str
     image_ref_key: str
     dedicated: int
     low_priority: int
+    held: tuple[int, int] | None = None
+    created: str = ""
 
 
 def image_ref_key(namespace: str | None, spec: Any) -> str | None:
@@ -101,19 +105,41 @@ def pools_by_image(*, namespace: str | None, name: str, spec: kopf.Spec, **_: An
     return {(namespace, ref["name"]): f"{namespace}/{name}"}
 
 
-@kopf.index(GROUP, VERSION, "batchpools")
-def pool_claims(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> Any:
-    key = image_ref_key(namespace, spec)
-    fixed = (spec.get("scale") or {}).get("fixed")
-    if key is None or not fixed:
+def held_targets(status: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The targets Azure has for the pool, as status last reported them (None: no pool in Azure)."""
+    if not status.get("poolId"):
         return None
-    claim = PoolClaim(
-        f"{namespace}/{name}",
-        key,
-        int(fixed.get("targetDedicatedNodes") or 0),
-        int(fixed.get("targetLowPriorityNodes") or 0),
+    return int(status.get("targetDedicatedNodes") or 0), int(status.get("targetLowPriorityNodes") or 0)
+
+
+def claim_of(
+    namespace: str | None,
+    name: str,
+    meta: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+) -> PoolClaim | None:
+    key = image_ref_key(namespace, spec)
+    if key is None:
+        return None
+    held = held_targets(status)
+    fixed = (spec.get("scale") or {}).get("fixed")
+    wanted = (
+        (int(fixed.get("targetDedicatedNodes") or 0), int(fixed.get("targetLowPriorityNodes") or 0))
+        if fixed and not meta.get("deletionTimestamp")
+        else held or (0, 0)
     )
-    return {None: claim}
+    return PoolClaim(
+        f"{namespace}/{name}", key, wanted[0], wanted[1], held, str(meta.get("creationTimestamp") or "")
+    )
+
+
+@kopf.index(GROUP, VERSION, "batchpools")
+def pool_claims(
+    *, namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> Any:
+    claim = claim_of(namespace, name, meta, spec, status)
+    return None if claim is None else {None: claim}
 
 
 @kopf.index(GROUP, VERSION, "batchpools")
