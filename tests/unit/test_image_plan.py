@@ -131,7 +131,8 @@ def test_an_image_or_version_of_another_managedimage_is_already_owned_and_not_re
     p = plan(ObservedImage(vm=vm(), image=arm(T.image_id, tags=theirs)))
     assert isinstance(p.action, Stall)
     assert p.action.reason is Reason.ALREADY_OWNED
-    assert "team-b/render-node" in p.action.message and "imageName" in p.action.message
+    assert "team-b/render-node" in p.action.message
+    assert "imageName" in p.action.message
     assert p.status["imageId"] is None  # never recorded, so never handed to pools or deleted
 
 

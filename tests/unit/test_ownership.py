@@ -29,7 +29,9 @@ def cased(tags: dict[str, str], upper: bool) -> dict[str, str]:
 
 
 @given(other_tags, st.booleans())
-def test_a_resource_stamped_with_our_uid_is_ours_whatever_else_it_carries(extra: dict[str, str], up: bool) -> None:
+def test_a_resource_stamped_with_our_uid_is_ours_whatever_else_it_carries(
+    extra: dict[str, str], up: bool
+) -> None:
     tags = {**extra, **cased(owner_tags(ME), up)}
     assert ownership.decide(tags, ME).kind is Kind.OURS
 
@@ -50,8 +52,10 @@ def test_any_other_uid_is_foreign_and_names_its_owner(
     tags = {**extra, **cased({OWNER_TAG: ref, UID_TAG: uid}, up)}
     owner = ownership.decide(tags, ME)
     assert owner.kind is Kind.FOREIGN
-    assert owner.owner == ref and owner.owner_uid == uid
-    assert ref in owner.describe() and uid in owner.describe()
+    assert owner.owner == ref
+    assert owner.owner_uid == uid
+    assert ref in owner.describe()
+    assert uid in owner.describe()
 
 
 @given(refs)

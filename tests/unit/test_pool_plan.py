@@ -274,7 +274,8 @@ def test_a_pool_tagged_by_another_object_is_already_owned_never_adopted_or_resiz
         p = run(foreign(current=(10, 0), target=(10, 0)), status=status)
         assert isinstance(p.action, Stall)
         assert p.action.reason is Reason.ALREADY_OWNED
-        assert "team-b/render" in p.action.message and "uid-other" in p.action.message
+        assert "team-b/render" in p.action.message
+        assert "uid-other" in p.action.message
         assert "poolName" in p.action.message
         # Nothing of the other's pool is recorded; a recorded id is removed (merge-patch None).
         assert p.status.get("poolId") is None
