@@ -108,3 +108,4 @@ class BatchPoolStatus(ApiModel):
     account_pool_allocation_mode: str | None = None
     observed_generation: int | None = None
     conditions: tuple[dict[str, Any], ...] = ()
+    operations: tuple[dict[str, Any], ...] = ()

@@ -401,6 +401,11 @@ class _Planner:
                 update, Reason.REPLICATING, f"updating replication to {', '.join(regions)}", op
             )
         self.status["galleryImageVersionId"] = t.gallery_version_id
+        # The regions Azure replicates to (what pools are checked against), not the spec's.
+        profile = (version.get("properties") or {}).get("publishingProfile") or {}
+        self.status["targetRegions"] = [
+            str(r.get("name")) for r in profile.get("targetRegions") or [] if r.get("name")
+        ]
         return None
 
     @staticmethod
