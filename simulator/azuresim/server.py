@@ -112,6 +112,10 @@ class Simulator:
             request[OPERATION_KEY] = route.operation if route else "Unknown"
         if fault is not None:
             if fault.delay_ms:
+                # ARM has received the whole request before it is slow to answer: a client that goes
+                # away meanwhile does not undo it (the body is read now, so the handler still runs).
+                if request.can_read_body:
+                    await request.read()
                 await asyncio.sleep(fault.delay_ms / 1000.0)
             if fault.drop:
                 self._record(request, 0, hint)
