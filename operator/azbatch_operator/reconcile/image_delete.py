@@ -93,8 +93,9 @@ def plan_image_delete(
     for kind, resource_id, resource, label in steps:
         if not names.is_owned(resource.get("tags"), meta):
             continue  # not created by this object (user-supplied snapshot, foreign image): leave it
+        deletes = [op for op in lro.operations(status) if op.type == "DeleteResource"]
         if lro.state_of(resource) is lro.State.DELETING or lro.recently_started(
-            lro.operations(status), resource_id, now, settings.create_grace_seconds
+            deletes, resource_id, now, settings.create_grace_seconds
         ):
             message = f"waiting for {label} {resource_id} to be deleted"
             return Plan(
