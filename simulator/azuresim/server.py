@@ -139,6 +139,12 @@ class Simulator:
                 else:
                     raise
         assert response is not None
+        if fault is not None and fault.drop_response:
+            # Done, but the answer never reaches the client (its SDK retries the same request).
+            self._record(request, 0, hint)
+            if request.transport is not None:
+                request.transport.close()
+            raise asyncio.CancelledError()
         response.headers["x-ms-request-id"] = request_id
         response.headers["x-ms-correlation-request-id"] = correlation
         client_req = request.headers.get("x-ms-client-request-id")

@@ -135,3 +135,36 @@ def test_same_image_name_in_two_namespaces_second_is_already_owned_and_its_delet
     assert theirs() == before, "deleting the refused ManagedImage touched the other's resources"
     assert admin.resource(image_id) is not None
     wait_condition(kubectl, "managedimage", ns, "img", "Ready", "Succeeded", timeout=30)
+
+
+def test_a_412_after_the_sdk_retried_our_own_lost_create_takes_up_our_pool(
+    kubectl: Kubectl, operator: Operator, simulator: SimulatorHandle, world: World
+) -> None:
+    """The first pool PUT lands but its answer is lost; the SDK sends it again and Batch answers 412
+    (If-None-Match: *): that is our own pool, found by its uid stamp, not a reason to stall."""
+    admin, ns = simulator.admin, world.namespace
+    version = seed_gallery_version(admin, world)
+    admin.reset_requests()
+    pool_path = f"/resourcegroups/{world.batch_rg.lower()}/providers/microsoft.batch/batchaccounts/"
+    admin.faults(
+        {"method": "PUT", "pathRegex": f"{pool_path}[^/]+/pools/lost$", "dropResponse": True, "count": 1}
+    )
+    try:
+        kubectl.apply(fixed_pool(world, version, name="lost", dedicated=2))
+        obj = wait_condition(kubectl, "batchpool", ns, "lost", "Ready", "Succeeded", timeout=90)
+    finally:
+        admin.clear_faults()
+    creates = [
+        int(e["status"])
+        for e in admin.requests()["recent"]
+        if e["operation"] == "Pool_Create" and "/pools/lost" in str(e["path"]).lower()
+    ]
+    assert creates[:2] == [0, 412], creates  # the lost answer, then the SDK's retry
+    reasons = {c["reason"] for c in obj["status"]["conditions"]}
+    stalled = [e for e in kubectl.json("get", "events", "-n", ns)["items"] if e["type"] == "Warning"]
+    assert not [e for e in stalled if e["involvedObject"]["name"] == "lost"], stalled
+    assert "Adopted" not in reasons
+    assert obj["status"]["poolId"].lower() == world.pool_id("lost").lower()
+    pool = admin.resource(world.pool_id("lost"))
+    assert pool is not None
+    assert owner_entries(pool)["azbatch.io-uid"] == obj["metadata"]["uid"]
