@@ -63,3 +63,17 @@ def test_a_claim_holds_what_azure_has_and_wants_its_spec_targets() -> None:
     gone = indexes.claim_of("ns", "p", {**meta, "deletionTimestamp": "t"}, spec, {"poolId": "x"})
     assert gone is not None
     assert gone.dedicated == 0
+
+
+def test_a_pool_stalled_for_another_reason_claims_no_headroom() -> None:
+    spec = {"image": {"id": VERSION}, "scale": {"fixed": {"targetDedicatedNodes": 9}}}
+
+    def stalled(reason: str) -> dict[str, Any]:
+        return {"conditions": [{"type": "Stalled", "status": "True", "reason": reason, "message": ""}]}
+
+    owned = indexes.claim_of("ns", "p", {}, spec, stalled("AlreadyOwned"))
+    assert owned is not None
+    assert owned.dedicated == 0
+    refused = indexes.claim_of("ns", "p", {}, spec, stalled("ImageNodeLimitExceeded"))
+    assert refused is not None
+    assert refused.dedicated == 9  # still competes, oldest first

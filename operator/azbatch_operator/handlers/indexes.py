@@ -124,9 +124,17 @@ def claim_of(
         return None
     held = held_targets(status)
     fixed = (spec.get("scale") or {}).get("fixed")
+    stalled: Mapping[str, Any] = conditions.find(status.get("conditions") or [], conditions.STALLED) or {}
+    # A pool that will not be created without a human (AlreadyOwned, InvalidSpec, ...) claims no
+    # headroom; one refused for the limit itself still competes for it (oldest first).
+    blocked = (
+        held is None
+        and stalled.get("status") == "True"
+        and stalled.get("reason") != conditions.Reason.IMAGE_NODE_LIMIT_EXCEEDED
+    )
     wanted = (
         (int(fixed.get("targetDedicatedNodes") or 0), int(fixed.get("targetLowPriorityNodes") or 0))
-        if fixed and not meta.get("deletionTimestamp")
+        if fixed and not meta.get("deletionTimestamp") and not blocked
         else held or (0, 0)
     )
     return PoolClaim(
