@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 import pydantic
 
-from azbatch_operator import api
+from azbatch_operator import api, metrics
 from azbatch_operator.api.managed_image import ManagedImageSpec
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.resources import WriteRefused
@@ -321,6 +321,7 @@ async def _delete_step(
         await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation})
         raise kopf.TemporaryError(f"deleting image: {exc}", delay=delay) from exc
     if isinstance(plan.action, Release):
+        metrics.forget_object(PLURAL, meta.namespace, meta.name)
         return None
     await _publish_deleting(body, memo, plan, users)
     return [], plan.requeue_after or polling.fast(rt.settings)
