@@ -13,7 +13,8 @@ import time
 from typing import Any
 
 from azbatch_operator.devtools.stack import Operator
-from tests.e2e.conftest import SimulatorHandle, World, wait_condition, wait_for
+from tests.e2e.campaign_support import wait_until
+from tests.e2e.conftest import SimulatorHandle, World, wait_condition
 from tests.e2e.test_batch_pool_resize import condition
 from tests.e2e.test_smoke_flow import image_manifest, pool_manifest
 from tests.kube import Kubectl
@@ -64,7 +65,13 @@ def test_waiting_for_users_costs_no_arm_call_and_new_pools_wait(
     kubectl.apply(late_by_id)
     wait_condition(kubectl, "batchpool", ns, "late-by-id", "Reconciling", "ImageNotReady", timeout=60)
     assert simulator.admin.resource(world.pool_id("late-by-id")) is None
-    wait_for(kubectl, "managedimage", ns, "img", "{.status.usedBy[3].name}", "late-by-id", timeout=60)
+
+    def users_listed() -> set[str]:
+        obj = kubectl.json("get", "managedimage/img", "-n", ns)
+        return {u["name"] for u in (obj.get("status") or {}).get("usedBy") or []}
+
+    wait_until("the late pools listed as users", lambda: users_listed() >= {"late", "late-by-id"}, timeout=90)
+    assert users_listed() == {"by-ref", "by-id", "late", "late-by-id"}
 
     # The wait itself: no Azure request on the image's resources, no ERROR line per retry.
     log_before = operator.log_file.read_text(errors="replace")
