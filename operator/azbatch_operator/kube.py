@@ -117,6 +117,19 @@ class KubeApi:
             self._session = None
 
 
+class StatusRejected(kopf.TemporaryError):
+    """The apiserver refused a status patch (e.g. 422: a value beyond the CRD's limits)."""
+
+    def __init__(self, plural: str, namespace: str, name: str, code: int, answer: Any) -> None:
+        self.code = code
+        details = answer if isinstance(answer, dict) else {}
+        self.reason = str(details.get("reason") or code)
+        self.detail = str(details.get("message") or answer or "")[:1000]
+        super().__init__(
+            f"status patch of {plural} {namespace}/{name} rejected: {code} {self.reason}: {self.detail}"
+        )
+
+
 class StatusWriter:
     """Merge-patches the status subresource of our custom resources."""
 
@@ -134,4 +147,4 @@ class StatusWriter:
         if code == 404:
             raise ObjectGone(f"{plural}/{namespace}/{name}")
         if code >= 400:
-            raise kopf.TemporaryError(f"status patch of {namespace}/{name} failed: {code} {answer}")
+            raise StatusRejected(plural, namespace, name, code, answer)

@@ -34,6 +34,8 @@ class Fault:
     retry_after: int | None = None
     delay_ms: int = 0
     drop: bool = False
+    #: Carry the request out, then close the connection instead of answering (a lost response).
+    drop_response: bool = False
     code: str | None = None
     message: str | None = None
     principal: str | None = None
@@ -65,6 +67,7 @@ class Fault:
             "retryAfter": self.retry_after,
             "delayMs": self.delay_ms,
             "drop": self.drop,
+            "dropResponse": self.drop_response,
             "code": self.code,
             "principal": self.principal,
             "fired": self.fired,
@@ -90,6 +93,7 @@ class Faults:
             retry_after=int(spec["retryAfter"]) if spec.get("retryAfter") is not None else None,
             delay_ms=int(spec.get("delayMs") or 0),
             drop=bool(spec.get("drop", False)),
+            drop_response=bool(spec.get("dropResponse", False)),
             code=spec.get("code"),
             message=spec.get("message"),
             principal=spec.get("principal"),
@@ -97,8 +101,8 @@ class Faults:
         if spec.get("seed") is not None:
             fault.seed = int(spec["seed"])
             fault.rng = random.Random(fault.seed)
-        if fault.status is None and not fault.drop and not fault.delay_ms:
-            raise ValueError("a fault needs status, delayMs or drop")
+        if fault.status is None and not fault.drop and not fault.delay_ms and not fault.drop_response:
+            raise ValueError("a fault needs status, delayMs, drop or dropResponse")
         self.rules.append(fault)
         return fault
 

@@ -115,6 +115,10 @@ class Simulator:
             request[OPERATION_KEY] = route.operation if route else "Unknown"
         if fault is not None:
             if fault.delay_ms:
+                # ARM has received the whole request before it is slow to answer: a client that goes
+                # away meanwhile does not undo it (the body is read now, so the handler still runs).
+                if request.can_read_body:
+                    await request.read()
                 await asyncio.sleep(fault.delay_ms / 1000.0)
             if fault.drop:
                 self._record(request, 0, hint)
@@ -138,6 +142,12 @@ class Simulator:
                 else:
                     raise
         assert response is not None
+        if fault is not None and fault.drop_response:
+            # Done, but the answer never reaches the client (its SDK retries the same request).
+            self._record(request, 0, hint)
+            if request.transport is not None:
+                request.transport.close()
+            raise asyncio.CancelledError()
         response.headers["x-ms-request-id"] = request_id
         response.headers["x-ms-correlation-request-id"] = correlation
         client_req = request.headers.get("x-ms-client-request-id")

@@ -68,3 +68,48 @@ async def test_bucket_exhaustion(sim: SimulatorThread, cred: Any) -> None:
     async with batch_client(sim, cred, retry_total=0) as batch:
         pool = await batch.pool.create(BATCH_RG, ACCOUNT, "w", pool_body())
         assert pool.name == "w"
+
+
+async def test_a_lost_response_is_retried_and_a_create_if_missing_meets_its_own_pool(
+    batch: Any, sim: SimulatorThread
+) -> None:
+    """dropResponse: the PUT is carried out, its answer lost; the SDK sends it again and Batch
+    answers 412 to If-None-Match: * (the pool the first PUT made exists)."""
+    from azure.core import MatchConditions
+
+    await batch.batch_account.get(BATCH_RG, ACCOUNT)
+    sim.reset_requests()
+    sim.faults({"method": "PUT", "pathRegex": "/pools/lost$", "dropResponse": True, "count": 1})
+    with pytest.raises(HttpResponseError) as refused:
+        await batch.pool.create(
+            BATCH_RG, ACCOUNT, "lost", pool_body(), match_condition=MatchConditions.IfMissing
+        )
+    assert refused.value.status_code == 412
+    assert (await batch.pool.get(BATCH_RG, ACCOUNT, "lost")).name == "lost"
+    statuses = {(e["operation"], e["status"]) for e in sim.requests()["entries"]}
+    assert {("Pool_Create", 0), ("Pool_Create", 412)} <= statuses
+
+
+async def test_a_delayed_request_is_carried_out_when_its_client_goes_away(
+    cred: Any, sim: SimulatorThread
+) -> None:
+    """ARM finishes a request it has received, whether or not the client still waits for it."""
+    import asyncio
+
+    sim.faults({"method": "PUT", "pathRegex": "/pools/gone$", "delayMs": 1500, "count": 1})
+    async with batch_client(sim, cred, retry_total=0) as batch:
+        put = asyncio.ensure_future(batch.pool.create(BATCH_RG, ACCOUNT, "gone", pool_body()))
+        await asyncio.sleep(0.5)
+        put.cancel()  # the client gives up (its connection closes) while the PUT is held
+        with pytest.raises(asyncio.CancelledError):
+            await put
+    async with batch_client(sim, cred) as batch:
+        for _ in range(40):
+            try:
+                found = await batch.pool.get(BATCH_RG, ACCOUNT, "gone")
+                break
+            except HttpResponseError:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the held PUT was dropped with its client")
+    assert found.name == "gone"

@@ -114,3 +114,16 @@ def test_merge_property(old: list[bool | None], new: list[bool | None], minutes:
         expected = NOW if o == n else later
         assert conditions.parse_rfc3339(merged[t]["lastTransitionTime"]) == expected.astimezone(UTC)
         assert merged[t]["reason"] == "B"
+
+
+def test_a_long_message_is_bounded_so_the_status_stays_within_the_crd() -> None:
+    from datetime import UTC, datetime
+
+    from azbatch_operator.reconcile import conditions as c
+
+    long = "x" * 40_000
+    cond = c.condition(c.STALLED, True, "AzureError", long, 1, datetime.now(UTC))
+    assert len(cond["message"]) <= c.MESSAGE_MAX < 32768
+    assert cond["message"].endswith("(truncated)")
+    short = c.condition(c.STALLED, True, "AzureError", "fine", 1, datetime.now(UTC))
+    assert short["message"] == "fine"

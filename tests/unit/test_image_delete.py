@@ -82,3 +82,43 @@ def test_just_requested_delete_is_confirmed_before_next() -> None:
     assert isinstance(first.action, DeleteResource)
     second = run(ObservedForDelete(image=arm(IMG, tags=OURS)), status=dict(first.status))
     assert isinstance(second.action, Wait)
+
+
+def test_a_create_in_flight_is_waited_for_then_deleted_before_release() -> None:
+    from datetime import timedelta
+
+    from azbatch_operator.reconcile import lro
+
+    status = {"operations": [lro.Operation("CreateImage", IMG, NOW).to_status()]}
+    # Azure does not show the image yet: releasing now would leave it behind once it lands.
+    waiting = run(ObservedForDelete(), status=status)
+    assert isinstance(waiting.action, Wait)
+    assert IMG in waiting.conditions[0]["message"]
+    # It landed: deleted like anything else of ours.
+    landed = run(ObservedForDelete(image=arm(IMG, tags=OURS)), status=status)
+    assert isinstance(landed.action, DeleteResource)
+    assert landed.action.resource_id == IMG
+    # A record older than the grace period is a create that never landed.
+    late = plan_image_delete(
+        META,
+        SPEC,
+        status,
+        ObservedForDelete(),
+        [],
+        NOW + timedelta(seconds=Settings().create_grace_seconds + 1),
+        Settings(),
+    )
+    assert isinstance(late.action, Release)
+    # The gallery image definition is never deleted, so its create is not waited for.
+    definition = {
+        "operations": [
+            lro.Operation("EnsureGalleryDefinition", VER.rsplit("/versions", 1)[0], NOW).to_status()
+        ]
+    }
+    assert isinstance(run(ObservedForDelete(), status=definition).action, Release)
+
+
+def test_another_objects_resources_are_never_deleted() -> None:
+    theirs = {names.OWNER_TAG: "other/img", names.UID_TAG: "uid-other"}
+    observed = ObservedForDelete(gallery_version=arm(VER, tags=theirs), image=arm(IMG, tags=theirs))
+    assert isinstance(run(observed, status={"imageId": IMG, "galleryImageVersionId": VER}).action, Release)

@@ -120,7 +120,20 @@ def test_foreign_snapshot_with_our_name_is_not_used() -> None:
         ObservedImage(vm=vm(), snapshots={OS_SNAP.lower(): arm(OS_SNAP, tags={"azbatch.io-uid": "other"})})
     )
     assert isinstance(p.action, Stall)
-    assert p.action.reason is Reason.INVALID_SPEC
+    assert p.action.reason is Reason.ALREADY_OWNED
+    untagged = plan(ObservedImage(vm=vm(), snapshots={OS_SNAP.lower(): arm(OS_SNAP, tags={})}))
+    assert isinstance(untagged.action, Stall)
+    assert untagged.action.reason is Reason.INVALID_SPEC
+
+
+def test_an_image_or_version_of_another_managedimage_is_already_owned_and_not_recorded() -> None:
+    theirs = {"azbatch.io-owner": "team-b/render-node", "azbatch.io-uid": "uid-b"}
+    p = plan(ObservedImage(vm=vm(), image=arm(T.image_id, tags=theirs)))
+    assert isinstance(p.action, Stall)
+    assert p.action.reason is Reason.ALREADY_OWNED
+    assert "team-b/render-node" in p.action.message
+    assert "imageName" in p.action.message
+    assert p.status["imageId"] is None  # never recorded, so never handed to pools or deleted
 
 
 def test_image_after_snapshots() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -68,7 +69,10 @@ def run(
 
 
 def ours(**kw: Any) -> dict[str, Any]:
-    return pool(image_id=VERSION, **kw)
+    """A pool this object created: stamped with its ownership in the pool's metadata."""
+    found = pool(image_id=VERSION, **kw)
+    found["properties"]["metadata"] = [{"name": k, "value": v} for k, v in owner_tags(META).items()]
+    return found
 
 
 def test_pool_id() -> None:
@@ -169,9 +173,16 @@ def test_account_missing_or_bad_spec() -> None:
 
 
 def test_existing_matching_pool_is_adopted_never_put() -> None:
-    p = run(ours(current=(800, 0), target=(800, 0)))
+    untagged = pool(image_id=VERSION, current=(800, 0), target=(800, 0))
+    untagged["properties"]["metadata"] = [{"name": "team", "value": "render"}]
+    p = run(untagged)
     assert isinstance(p.action, AdoptPool)
     assert p.status["poolId"] == POOL_ID
+    # Adoption stamps this object's ownership, keeping the pool's other metadata.
+    assert p.action.params["properties"]["metadata"] == [
+        {"name": "team", "value": "render"},
+        *({"name": k, "value": v} for k, v in owner_tags(META).items()),
+    ]
     done = run(ours(current=(800, 0), target=(800, 0)), status={"poolId": POOL_ID.upper()})
     assert isinstance(done.action, Done)
     assert done.status["currentDedicatedNodes"] == 800
@@ -221,7 +232,9 @@ def test_delete_plan() -> None:
         plan_pool_delete(META, SPEC, status, ours(provisioning="Deleting"), NOW, S).action, Wait
     )
     assert isinstance(plan_pool_delete(META, SPEC, status, None, NOW, S).action, Release)
-    assert isinstance(plan_pool_delete(META, SPEC, {}, ours(), NOW, S).action, Release)  # never ours
+    untagged = pool(image_id=VERSION)
+    assert isinstance(plan_pool_delete(META, SPEC, {}, untagged, NOW, S).action, Release)  # never ours
+    assert isinstance(plan_pool_delete(META, SPEC, status, untagged, NOW, S).action, DeletePool)  # adopted
     orphan = spec(deletionPolicy="Orphan")
     assert isinstance(plan_pool_delete(META, orphan, status, ours(), NOW, S).action, Release)
 
@@ -246,3 +259,66 @@ def test_autoscale_status_mirrors_the_last_evaluation() -> None:
     assert isinstance(p.action, Done)
     assert (p.status["targetDedicatedNodes"], p.status["targetLowPriorityNodes"]) == (7, 2)
     assert p.status["currentDedicatedNodes"] == 1
+
+
+def foreign(**kw: Any) -> dict[str, Any]:
+    """The same pool name, created by a BatchPool in another namespace."""
+    found = pool(image_id=VERSION, **kw)
+    other = ObjectMeta("team-b", "render", "uid-other")
+    found["properties"]["metadata"] = [{"name": k, "value": v} for k, v in owner_tags(other).items()]
+    return found
+
+
+def test_a_pool_tagged_by_another_object_is_already_owned_never_adopted_or_resized() -> None:
+    for status in ({}, {"poolId": POOL_ID}):
+        p = run(foreign(current=(10, 0), target=(10, 0)), status=status)
+        assert isinstance(p.action, Stall)
+        assert p.action.reason is Reason.ALREADY_OWNED
+        assert "team-b/render" in p.action.message
+        assert "uid-other" in p.action.message
+        assert "poolName" in p.action.message
+        # Nothing of the other's pool is recorded; a recorded id is removed (merge-patch None).
+        assert p.status.get("poolId") is None
+        assert "currentDedicatedNodes" not in p.status
+        assert not p.status.get("operations")
+
+
+def test_deleting_the_refused_object_leaves_the_owners_pool() -> None:
+    for status in ({}, {"poolId": POOL_ID}):
+        p = plan_pool_delete(META, SPEC, status, foreign(), NOW, S, POOL_ID)
+        assert isinstance(p.action, Release)
+
+
+def test_a_create_is_recorded_and_a_finalizer_waits_for_it_while_in_flight() -> None:
+    created = run(None)
+    assert isinstance(created.action, CreatePool)
+    ops = created.status["operations"]
+    assert [op["type"] for op in ops] == ["CreatePool"]
+    # The finalizer finds no pool yet while the PUT is in flight: it waits instead of releasing.
+    waiting = plan_pool_delete(META, SPEC, created.status, None, NOW, S, POOL_ID)
+    assert isinstance(waiting.action, Wait)
+    assert "waiting for the create" in waiting.conditions[0]["message"]
+    # ...then deletes the pool once Azure shows it.
+    landed = plan_pool_delete(META, SPEC, created.status, ours(), NOW, S, POOL_ID)
+    assert isinstance(landed.action, DeletePool)
+    # A record older than the grace period is a create that never landed.
+    later = NOW + timedelta(seconds=S.create_grace_seconds + 1)
+    assert isinstance(plan_pool_delete(META, SPEC, created.status, None, later, S, POOL_ID).action, Release)
+    # Orphan never waits.
+    orphan = spec(deletionPolicy="Orphan")
+    assert isinstance(plan_pool_delete(META, orphan, created.status, None, NOW, S, POOL_ID).action, Release)
+
+
+def test_the_pool_seen_clears_the_recorded_create_and_a_steady_pool_writes_nothing_more() -> None:
+    created = run(None)
+    seen = run(ours(current=(800, 0), target=(800, 0)), status={**created.status})
+    assert seen.status["operations"] is None
+    steady = run(ours(current=(800, 0), target=(800, 0)), status={"poolId": POOL_ID})
+    assert "operations" not in steady.status
+
+
+def test_our_own_pool_not_yet_in_status_is_taken_up_without_adoption() -> None:
+    """A 412 after an SDK retry of our own PUT, or a crash before status: the uid stamp says ours."""
+    p = run(ours(current=(0, 0), target=(800, 0)))
+    assert not isinstance(p.action, (AdoptPool, Stall, CreatePool))
+    assert p.status["poolId"] == POOL_ID

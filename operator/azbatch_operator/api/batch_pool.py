@@ -131,3 +131,4 @@ class BatchPoolStatus(ApiModel):
     node_health: dict[str, str] | None = None
     observed_generation: int | None = None
     conditions: tuple[dict[str, Any], ...] = ()
+    operations: tuple[dict[str, Any], ...] = ()

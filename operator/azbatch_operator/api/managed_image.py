@@ -100,6 +100,7 @@ class ManagedImageStatus(ApiModel):
     image_id: str | None = None
     snapshot_ids: tuple[str, ...] = ()
     gallery_image_version_id: str | None = None
+    target_regions: tuple[str, ...] = ()
     provisioning_state: str | None = None
     used_by: tuple[ObjectRef, ...] = ()
     observed_generation: int | None = None

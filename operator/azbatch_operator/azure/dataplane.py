@@ -17,6 +17,7 @@ from azure.batch import models
 from azure.batch.aio import BatchClient
 
 from azbatch_operator import metrics
+from azbatch_operator.azure import resources
 from azbatch_operator.azure.calls import arm
 
 Json = dict[str, Any]
@@ -115,6 +116,7 @@ class DataPlane:
             resize_timeout=resize_timeout,
             node_deallocation_option=deallocation.lower(),
         )
+        resources.check_write("Batch_ResizePool", f"{account_endpoint}/pools/{pool}")
         await arm("Batch_ResizePool", self.client(account_endpoint).begin_resize_pool(pool, options))
 
     async def remove_nodes(
@@ -124,6 +126,7 @@ class DataPlane:
         options = models.BatchNodeRemoveOptions(
             node_ids=list(node_ids[:REMOVE_NODES_MAX]), node_deallocation_option=deallocation.lower()
         )
+        resources.check_write("Batch_RemoveNodes", f"{account_endpoint}/pools/{pool}")
         await arm("Batch_RemoveNodes", self.client(account_endpoint).begin_remove_nodes(pool, options))
 
     async def close(self) -> None:

@@ -9,7 +9,8 @@ for its type, so the handlers never branch on resource types. Long-running opera
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from azure.core import MatchConditions
@@ -23,6 +24,41 @@ from azbatch_operator.reconcile.errors import Category
 
 Json = dict[str, Any]
 
+#: Asked right before every Azure write is sent: ``gate(operation, resource_id)`` returns why the
+#: write must not go out now (this replica no longer leads, the object is being deleted, its loop is
+#: stopping), or None. Handlers install one per pass with `write_gate`; nothing else sends writes.
+WriteGate = Callable[[str, str], "str | None"]
+_gate: contextvars.ContextVar[WriteGate | None] = contextvars.ContextVar("azbatch_write_gate", default=None)
+
+
+class WriteRefused(Exception):
+    """The write gate refused a write before it was sent (nothing reached Azure)."""
+
+    def __init__(self, operation: str, resource_id: str, why: str) -> None:
+        self.operation, self.resource_id, self.why = operation, resource_id, why
+        super().__init__(f"{operation} {resource_id} not sent: {why}")
+
+
+@contextlib.contextmanager
+def write_gate(gate: WriteGate) -> Iterator[None]:
+    """Every write sent from this context (and tasks it starts) is checked by ``gate`` first."""
+    token = _gate.set(gate)
+    try:
+        yield
+    finally:
+        _gate.reset(token)
+
+
+def check_write(operation: str, resource_id: str) -> None:
+    """Ask the write gate about a write about to be sent; raises WriteRefused when it says no.
+
+    Every write path calls this last, ARM's (after its budget wait) and the Batch data plane's."""
+    gate = _gate.get()
+    if gate is not None:
+        why = gate(operation, resource_id)
+        if why is not None:
+            raise WriteRefused(operation, resource_id, why)
+
 
 def _wire(model: Any) -> Json:
     """SDK models (typespec-generated) are mappings of the wire format: camelCase, as ARM sends."""
@@ -35,9 +71,12 @@ class Resources:
         self._budget = budget or ArmBudget(0, 0)
 
     @contextlib.asynccontextmanager
-    async def _budgeted(self, rid: ResourceId, kind: str) -> AsyncIterator[None]:
-        """Wait for a token of the subscription's ARM budget; a 429 that still comes pauses it."""
+    async def _budgeted(self, rid: ResourceId, kind: str, operation: str = "") -> AsyncIterator[None]:
+        """Wait for a token of the subscription's ARM budget; a 429 that still comes pauses it.
+        A write then asks the write gate, after the wait, so the answer is current when it is sent."""
         await self._budget.take(rid.subscription, kind)
+        if kind == "write":
+            check_write(operation, str(rid))
         try:
             yield
         except AzureCallError as exc:
@@ -81,20 +120,20 @@ class Resources:
         """Send the PUT of a long-running create; completion is observed by later GETs."""
         rid = arm_ids.parse(resource_id)
         prefix, group, names = self._target(rid)
-        async with self._budgeted(rid, "write"):
+        async with self._budgeted(rid, "write", f"{prefix}_CreateOrUpdate"):
             await arm(f"{prefix}_CreateOrUpdate", group.begin_create_or_update(*names, dict(body)))
 
     async def begin_update(self, resource_id: str, body: Mapping[str, Any]) -> None:
         rid = arm_ids.parse(resource_id)
         prefix, group, names = self._target(rid)
-        async with self._budgeted(rid, "write"):
+        async with self._budgeted(rid, "write", f"{prefix}_Update"):
             await arm(f"{prefix}_Update", group.begin_update(*names, dict(body)))
 
     async def begin_delete(self, resource_id: str) -> None:
         """Send the DELETE; a resource already gone counts as deleted."""
         rid = arm_ids.parse(resource_id)
         prefix, group, names = self._target(rid)
-        async with self._budgeted(rid, "write"):
+        async with self._budgeted(rid, "write", f"{prefix}_Delete"):
             await arm_get(f"{prefix}_Delete", group.begin_delete(*names))
 
     # Batch pools: create and update are synchronous in Batch.
@@ -102,7 +141,7 @@ class Resources:
         """PUT a new pool with If-None-Match: * so a pool that appeared meanwhile is never overwritten."""
         rid = arm_ids.parse(pool_id)
         _, group, names = self._target(rid)
-        async with self._budgeted(rid, "write"):
+        async with self._budgeted(rid, "write", "Pool_Create"):
             created = await arm(
                 "Pool_Create", group.create(*names, dict(body), match_condition=MatchConditions.IfMissing)
             )
@@ -111,7 +150,7 @@ class Resources:
     async def update_pool(self, pool_id: str, body: Mapping[str, Any]) -> Json:
         rid = arm_ids.parse(pool_id)
         _, group, names = self._target(rid)
-        async with self._budgeted(rid, "write"):
+        async with self._budgeted(rid, "write", "Pool_Update"):
             return _wire(await arm("Pool_Update", group.update(*names, dict(body))))
 
     async def pool_action(self, pool_id: str, action: str) -> None:
@@ -122,5 +161,6 @@ class Resources:
             "stopResize": group.stop_resize,
             "disableAutoScale": group.disable_auto_scale,
         }
-        async with self._budgeted(rid, "write"):
-            await arm(f"Pool_{action[0].upper()}{action[1:]}", calls[action](*names))
+        operation = f"Pool_{action[0].upper()}{action[1:]}"
+        async with self._budgeted(rid, "write", operation):
+            await arm(operation, calls[action](*names))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,12 +13,14 @@ import pydantic
 from azbatch_operator import api, metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.azure.calls import AzureCallError
-from azbatch_operator.handlers import indexes, loop, node_counts, report, runtime
+from azbatch_operator.azure.resources import WriteRefused
+from azbatch_operator.handlers import guard, indexes, loop, node_counts, report, runtime
 from azbatch_operator.kube import GROUP, VERSION
-from azbatch_operator.reconcile import conditions, image_limits, names, pool_plan
+from azbatch_operator.reconcile import admission, conditions, image_limits, names, polling, pool_plan
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import (
+    AdoptPool,
     CheckImage,
     CreatePool,
     DeletePool,
@@ -48,7 +50,7 @@ def resolve_image(
 ) -> pool_plan.ResolvedImage:
     """managedImageRef -> the ManagedImage's published id (from the index); image.id as given."""
     if spec.image.id is not None:
-        return pool_plan.ResolvedImage(spec.image.id)
+        return _resolve_by_id(spec.image.id, images)
     assert spec.image.managed_image_ref is not None
     ref = spec.image.managed_image_ref.name
     found = list(images.get((namespace, ref), []))
@@ -71,6 +73,26 @@ def resolve_image(
     return pool_plan.ResolvedImage(
         summary.consumable_id, location=summary.location, target_regions=summary.target_regions
     )
+
+
+def _resolve_by_id(image_id: str, images: kopf.Index[Any, Any]) -> pool_plan.ResolvedImage:
+    """``spec.image.id`` as given, unless a ManagedImage publishes that id and is not usable right
+    now (being deleted, or rebuilding for a new spec): then the pool waits, like a managedImageRef."""
+    wanted = image_id.lower()
+    for (ns, name), store in images.items():
+        for summary in store:
+            ids = {i.lower() for i in (summary.image_id, summary.gallery_version_id) if i}
+            if wanted not in ids:
+                continue
+            if not summary.ready:
+                return pool_plan.ResolvedImage(
+                    None,
+                    ready=False,
+                    reason=Reason.IMAGE_NOT_READY,
+                    message=f"image {image_id} is ManagedImage {ns}/{name}'s, which is not usable now "
+                    f"({summary.reason}: {summary.message}); the pool waits for it",
+                )
+    return pool_plan.ResolvedImage(image_id)
 
 
 async def describe_image(image: pool_plan.ResolvedImage) -> pool_plan.ResolvedImage:
@@ -98,14 +120,15 @@ async def describe_image(image: pool_plan.ResolvedImage) -> pool_plan.ResolvedIm
 
 
 def image_limit_verdict(
-    pool: str,
-    namespace: str,
+    body: kopf.Body,
     spec: BatchPoolSpec,
+    status: Mapping[str, Any],
     image_id: str | None,
     claims: kopf.Index[Any, Any],
     images: kopf.Index[Any, Any],
 ) -> image_limits.ImageLimitVerdict | None:
-    """Seed S7: this pool's targets plus every other pool's on the same image, against the limits."""
+    """Seed S7: may this pool grow to its targets on its image, counted with every other pool on it
+    the way Azure counts them (reconcile/admission.py)?"""
     if image_id is None or spec.scale.fixed is None:
         return None
     sources: dict[str, str] = {}
@@ -116,20 +139,25 @@ def image_limit_verdict(
                 sources[summary.gallery_version_id.lower()] = summary.image_id.lower()
             if summary.consumable_id:
                 by_ref[f"{indexes.MANAGED_IMAGE_KEY_PREFIX}{ns}/{name}"] = summary.consumable_id
-    usages = []
+    others = []
     for claim in claims.get(None, []):
         resolved = by_ref.get(claim.image_ref_key, claim.image_ref_key)
         key = image_limits.image_key(resolved, sources)
-        usages.append(image_limits.PoolUsage(claim.pool, key, claim.dedicated, claim.low_priority))
-    settings = runtime.get().settings
-    return image_limits.check_image_limits(
-        pool,
+        others.append(
+            admission.Claim(claim.pool, key, (claim.dedicated, claim.low_priority), claim.held, claim.created)
+        )
+    meta = body["metadata"]
+    # This pool as it is now (its own index entry may lag behind the status just written).
+    me = admission.Claim(
+        f"{meta['namespace']}/{meta['name']}",
         image_limits.image_key(image_id, sources),
-        spec.scale.fixed.target_dedicated_nodes,
-        spec.scale.fixed.target_low_priority_nodes,
-        usages,
-        settings.image_max_dedicated_nodes,
-        settings.image_max_low_priority_nodes,
+        (spec.scale.fixed.target_dedicated_nodes, spec.scale.fixed.target_low_priority_nodes),
+        indexes.held_targets(status),
+        str(meta.get("creationTimestamp") or ""),
+    )
+    settings = runtime.get().settings
+    return admission.admit(
+        me, others, settings.image_max_dedicated_nodes, settings.image_max_low_priority_nodes
     )
 
 
@@ -147,13 +175,25 @@ async def _account(account_id: str) -> pool_plan.AccountInfo | None:
     )
 
 
-async def _perform(plan: Plan) -> None:
+#: Batch's answers to a create with If-None-Match: * when the pool exists: after an SDK retry of our
+#: own PUT (the first one landed, its response was lost) this is our pool, found by its tags next pass.
+_EXISTS_CODES = frozenset({"conditionnotmet", "preconditionfailed"})
+
+
+async def _perform(plan: Plan, body: kopf.Body, memo: Any) -> None:
     resources = runtime.get().resources
     if await node_counts.perform(plan):  # issue 14: data-plane actions (retry resize, removeNodes)
         return
     match plan.action:
         case CreatePool(resource_id=rid, params=params):
-            await resources.create_pool(rid, params)
+            await report.record_operations(PLURAL, body, memo, plan.status.get("operations") or [])
+            try:
+                await report.sent_or_forgotten(PLURAL, body, memo, resources.create_pool(rid, params))
+            except AzureCallError as exc:
+                if exc.classification.code.lower() not in _EXISTS_CODES:
+                    raise
+        case AdoptPool(resource_id=rid, params=params):
+            await resources.update_pool(rid, params)
         case ResizePool(resource_id=rid, params=params) | UpdateAutoScale(resource_id=rid, params=params):
             await resources.update_pool(rid, params)
         case StopResize(resource_id=rid):
@@ -161,7 +201,7 @@ async def _perform(plan: Plan) -> None:
         case DeletePool(resource_id=rid):
             await resources.begin_delete(rid)
         case _:
-            pass  # Wait, Done, Stall, AdoptPool, Release (RemoveNodes: node_counts): nothing to call.
+            pass  # Wait, Done, Stall, Release (RemoveNodes: node_counts): nothing to call.
 
 
 async def reconcile_once(
@@ -170,13 +210,9 @@ async def reconcile_once(
     rt = runtime.get()
     meta = _meta(body)
     now = datetime.now(UTC)
-    status = dict(body.get("status") or {})
-    published = memo.get("published")
-    if published is not None and published[0] == meta.uid:
-        # Our last status write, which kopf's copy of the body may not show yet (its watch lags when
-        # many objects change at once): without it, a pool created a moment ago looks like someone
-        # else's and is "adopted", costing a poll and a misleading condition.
-        status = {**status, **published[1]}
+    # With our last status write over it: kopf's copy of the body may not show it yet (its watch
+    # lags when many objects change at once).
+    status = guard.status_of(memo, body)
     try:
         spec = BatchPoolSpec.model_validate(dict(body["spec"]))
     except pydantic.ValidationError as exc:
@@ -197,9 +233,7 @@ async def reconcile_once(
         image = resolve_image(meta.namespace, spec, images)
         if pool is None and image.ready:
             image = await describe_image(image)
-        verdict = image_limit_verdict(
-            f"{meta.namespace}/{meta.name}", meta.namespace, spec, image.image_id, claims, images
-        )
+        verdict = image_limit_verdict(body, spec, status, image.image_id, claims, images)
         plan = pool_plan.plan_pool(meta, spec, status, image, account, pool, verdict, now, rt.settings)
         if isinstance(plan.action, CheckImage):
             exists = await rt.resources.get(plan.action.image_id) is not None
@@ -207,10 +241,10 @@ async def reconcile_once(
                 image.image_id, location=image.location, target_regions=image.target_regions, exists=exists
             )
             plan = pool_plan.plan_pool(meta, spec, status, image, account, pool, verdict, now, rt.settings)
-        # --- issue 14: node counts and node health from the Batch data plane ---
         plan = await node_counts.review(plan, meta, spec, status, pool, now)
-        # --- end issue 14 ---
-        await _perform(plan)
+        await _perform(plan, body, memo)
+    except WriteRefused:
+        return polling.fast(rt.settings)  # deleted, stopping or no longer leading: nothing to report
     except Exception as exc:
         attempt = int(memo.get("errors", 0))
         memo["errors"] = attempt + 1
@@ -222,7 +256,7 @@ async def reconcile_once(
     was_shared = shared_before is not None and shared_before["status"] == "True"
     written = report.with_generation(plan, meta.generation)
     merged = await report.publish(PLURAL, body, plan.conditions, written, plan.warnings)
-    memo["published"] = (meta.uid, {**written, "conditions": merged})
+    guard.remember(memo, body, {**written, "conditions": merged})
     if verdict is not None and verdict.shared and not was_shared and image.image_id is not None:
         # Pools already at their target poll slowly: tell them about the newcomer soon (seed S5).
         _nudge_sharers(image.image_id, verdict.pools, (meta.namespace, meta.name))
@@ -268,27 +302,34 @@ async def pool_loop(
     async def unexpected(exc: BaseException) -> float:
         return runtime.get().settings.poll_fast_seconds
 
-    await loop.run(PLURAL, stopped, body, logger, once, unexpected)
+    await loop.run(PLURAL, stopped, body, logger, once, unexpected, memo)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def pool_delete(*, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """Finalizer: Delete removes the pool in Azure and waits until it is gone; Orphan leaves it."""
+    """Finalizer: Delete removes the pool in Azure and waits until it is gone; Orphan leaves it.
+    Holds the object's guard, so it never acts while a reconcile pass (a create) is in flight."""
+    async with guard.finalizer(memo):
+        await _delete_once(body, memo)
+
+
+async def _delete_once(body: kopf.Body, memo: Any) -> None:
     rt = runtime.require_leadership()
     meta = _meta(body)
     now = datetime.now(UTC)
-    status = dict(body.get("status") or {})
+    status = guard.status_of(memo, body)
     try:
         spec = BatchPoolSpec.model_validate(dict(body["spec"]))
     except pydantic.ValidationError:
         return  # Never valid, so never created anything in Azure.
     if not status.get("poolId") and pool_plan.validate_pool_spec(spec):
         return  # Never valid either (no ARM ids), so nothing was created.
-    pool_id = status.get("poolId") or pool_plan.pool_resource_id(meta, spec)
+    own_id = pool_plan.pool_resource_id(meta, spec) if not pool_plan.validate_pool_spec(spec) else None
+    pool_id = str(status.get("poolId") or own_id)
     try:
         pool = await rt.resources.get(pool_id)
-        plan = pool_plan.plan_pool_delete(meta, spec, status, pool, now, rt.settings)
-        await _perform(plan)
+        plan = pool_plan.plan_pool_delete(meta, spec, status, pool, now, rt.settings, pool_id)
+        await _perform(plan, body, memo)
     except Exception as exc:
         if (
             not status.get("poolId")
@@ -298,6 +339,8 @@ async def pool_delete(*, body: kopf.Body, memo: Any, **_: Any) -> None:
             # No pool was ever recorded and the operator cannot even read there (e.g. an accountId
             # in a subscription it has no role in): holding the finalizer would only block deletion.
             return
+        if isinstance(exc, WriteRefused):
+            raise kopf.TemporaryError(str(exc), delay=2) from exc
         attempt = int(memo.get("delete_errors", 0))
         memo["delete_errors"] = attempt + 1
         conds, delay = report.error_plan(exc, meta.generation, now, attempt, "delete pool")

@@ -39,12 +39,16 @@ class ImageSummary:
 
 @dataclass(frozen=True)
 class PoolClaim:
-    """A BatchPool's claim on an image key: the image reference as the pool's spec names it."""
+    """A BatchPool's claim on an image key: the image reference as the pool's spec names it, what it
+    wants (fixed targets; an autoscale pool: what its formula set), what Azure holds for it (the
+    targets status reports; None while no pool of its exists) and its age (admission order)."""
 
     pool: str
     image_ref_key: str
     dedicated: int
     low_priority: int
+    held: tuple[int, int] | None = None
+    created: str = ""
 
 
 def image_ref_key(namespace: str | None, spec: Any) -> str | None:
@@ -56,26 +60,40 @@ def image_ref_key(namespace: str | None, spec: Any) -> str | None:
     return str(image_id).lower() if image_id else None
 
 
-@kopf.index(GROUP, VERSION, "managedimages")
-def managed_images(
-    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
-) -> Any:
+def summarize_image(
+    meta: Mapping[str, Any], spec: Mapping[str, Any], status: Mapping[str, Any]
+) -> ImageSummary:
+    """Usable by pools only when Ready for the current generation and not being deleted; the
+    replication regions are what status says Azure has (the spec's may not be replicated yet)."""
     cond: Mapping[str, Any] = conditions.find(status.get("conditions") or [], conditions.READY) or {}
-    gallery = spec.get("gallery") or None
-    regions = None
-    if gallery is not None:
-        regions = tuple(gallery.get("targetRegions") or [spec.get("location", "")])
-    observed_current = status.get("observedGeneration") is not None
-    summary = ImageSummary(
-        ready=cond.get("status") == "True" and observed_current,
-        reason=str(cond.get("reason") or ""),
-        message=str(cond.get("message") or ""),
+    generation = meta.get("generation")
+    current = generation is None or status.get("observedGeneration") == generation
+    deleting = bool(meta.get("deletionTimestamp"))
+    regions = status.get("targetRegions")
+    if regions is None and spec.get("gallery"):
+        # Written by operators before status carried the regions: the spec's, once Ready.
+        regions = (spec.get("gallery") or {}).get("targetRegions") or [spec.get("location", "")]
+    reason, message = str(cond.get("reason") or ""), str(cond.get("message") or "")
+    if deleting:
+        reason, message = "Deleting", "the ManagedImage is being deleted"
+    elif not current:
+        reason, message = "Reconciling", "the ManagedImage's latest spec is not in place yet"
+    return ImageSummary(
+        ready=cond.get("status") == "True" and current and not deleting,
+        reason=reason,
+        message=message,
         image_id=status.get("imageId"),
         gallery_version_id=status.get("galleryImageVersionId"),
         location=spec.get("location"),
-        target_regions=regions,
+        target_regions=tuple(str(r) for r in regions) if regions is not None else None,
     )
-    return {(namespace, name): summary}
+
+
+@kopf.index(GROUP, VERSION, "managedimages")
+def managed_images(
+    *, namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> Any:
+    return {(namespace, name): summarize_image(meta, spec, status)}
 
 
 @kopf.index(GROUP, VERSION, "batchpools")
@@ -87,16 +105,56 @@ def pools_by_image(*, namespace: str | None, name: str, spec: kopf.Spec, **_: An
     return {(namespace, ref["name"]): f"{namespace}/{name}"}
 
 
-@kopf.index(GROUP, VERSION, "batchpools")
-def pool_claims(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> Any:
-    key = image_ref_key(namespace, spec)
-    fixed = (spec.get("scale") or {}).get("fixed")
-    if key is None or not fixed:
+def held_targets(status: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The targets Azure has for the pool, as status last reported them (None: no pool in Azure)."""
+    if not status.get("poolId"):
         return None
-    claim = PoolClaim(
-        f"{namespace}/{name}",
-        key,
-        int(fixed.get("targetDedicatedNodes") or 0),
-        int(fixed.get("targetLowPriorityNodes") or 0),
+    return int(status.get("targetDedicatedNodes") or 0), int(status.get("targetLowPriorityNodes") or 0)
+
+
+def claim_of(
+    namespace: str | None,
+    name: str,
+    meta: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+) -> PoolClaim | None:
+    key = image_ref_key(namespace, spec)
+    if key is None:
+        return None
+    held = held_targets(status)
+    fixed = (spec.get("scale") or {}).get("fixed")
+    stalled: Mapping[str, Any] = conditions.find(status.get("conditions") or [], conditions.STALLED) or {}
+    # A pool that will not be created without a human (AlreadyOwned, InvalidSpec, ...) claims no
+    # headroom; one refused for the limit itself still competes for it (oldest first).
+    blocked = (
+        held is None
+        and stalled.get("status") == "True"
+        and stalled.get("reason") != conditions.Reason.IMAGE_NODE_LIMIT_EXCEEDED
     )
-    return {None: claim}
+    wanted = (
+        (int(fixed.get("targetDedicatedNodes") or 0), int(fixed.get("targetLowPriorityNodes") or 0))
+        if fixed and not meta.get("deletionTimestamp") and not blocked
+        else held or (0, 0)
+    )
+    return PoolClaim(
+        f"{namespace}/{name}", key, wanted[0], wanted[1], held, str(meta.get("creationTimestamp") or "")
+    )
+
+
+@kopf.index(GROUP, VERSION, "batchpools")
+def pool_claims(
+    *, namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> Any:
+    claim = claim_of(namespace, name, meta, spec, status)
+    return None if claim is None else {None: claim}
+
+
+@kopf.index(GROUP, VERSION, "batchpools")
+def pools_by_image_id(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> Any:
+    """Lower-cased ``spec.image.id`` -> "namespace/pool": a pool naming a ManagedImage's image or
+    gallery version by id holds that ManagedImage as a ``managedImageRef`` does."""
+    image_id = (spec.get("image") or {}).get("id")
+    if not image_id:
+        return None
+    return {str(image_id).lower(): f"{namespace}/{name}"}

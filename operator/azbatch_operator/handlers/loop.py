@@ -13,11 +13,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import kopf
 
 from azbatch_operator import metrics
-from azbatch_operator.handlers import runtime
+from azbatch_operator.handlers import guard, runtime
 from azbatch_operator.kube import ObjectGone
 from azbatch_operator.reconcile import polling
 
@@ -65,11 +66,14 @@ async def run(
     logger: logging.Logger | kopf.Logger,
     reconcile_once: Callable[[], Awaitable[float | None]],
     on_unexpected: Callable[[BaseException], Awaitable[float]],
+    memo: Any,
 ) -> None:
     """Drive `reconcile_once` until the daemon is stopped.
 
     `reconcile_once` returns the seconds until it wants to run again (None: only on a change).
     Errors it did not turn into status are reported by `on_unexpected`, which returns a backoff.
+    Each pass holds the object's guard (see handlers/guard.py): never at once with its finalizer,
+    and every Azure write it sends is re-checked by the write gate.
     """
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     rt = runtime.get()
@@ -92,7 +96,9 @@ async def run(
             delay: float | None
             started = time.monotonic()
             try:
-                async with runtime.get().slots:
+                async with runtime.get().slots, guard.reconcile_pass(memo, body, lambda: bool(stopped)):
+                    if body.get("metadata", {}).get("deletionTimestamp"):
+                        return  # deleted while this pass waited for a slot or for the finalizer
                     delay = await reconcile_once()
             except ObjectGone:
                 return

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +15,8 @@ import pydantic
 from azbatch_operator import api, metrics
 from azbatch_operator.api.managed_image import ManagedImageSpec
 from azbatch_operator.azure.calls import AzureCallError
-from azbatch_operator.handlers import loop, report, runtime
+from azbatch_operator.azure.resources import WriteRefused
+from azbatch_operator.handlers import guard, loop, report, runtime
 from azbatch_operator.kube import GROUP, VERSION
 from azbatch_operator.reconcile import conditions, image_delete, image_plan, names, polling
 from azbatch_operator.reconcile.conditions import Reason
@@ -38,8 +41,40 @@ def _meta(body: kopf.Body) -> names.ObjectMeta:
     return names.ObjectMeta(m["namespace"], m["name"], m.get("uid", ""), int(m.get("generation") or 1))
 
 
-def used_by(namespace: str, name: str, pools_by_image: kopf.Index[Any, Any]) -> list[str]:
-    return sorted(set(pools_by_image.get((namespace, name), [])))
+#: status.usedBy holds at most this many pools (the CRD's maxItems); the finalizer counts them all.
+USED_BY_MAX = 1000
+#: After the finalizer has published Deleting, how long the watch is given to deliver pools applied
+#: just before (they are then seen as users) before the first Azure delete.
+DELETING_SETTLE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Users:
+    """The indexes that say which BatchPools hold a ManagedImage (see handlers/indexes.py)."""
+
+    by_ref: kopf.Index[Any, Any]
+    by_id: kopf.Index[Any, Any]
+
+    @classmethod
+    def of(cls, kwargs: Mapping[str, Any]) -> Users:
+        return cls(kwargs["pools_by_image"], kwargs["pools_by_image_id"])
+
+    def of_image(self, namespace: str, name: str, status: Mapping[str, Any]) -> list[str]:
+        """Pools naming the image by managedImageRef, or by image.id as one of the ids its status
+        carries (image, gallery version, or the version's definition: "latest")."""
+        found = set(self.by_ref.get((namespace, name), []))
+        ids = [status.get("imageId"), status.get("galleryImageVersionId")]
+        version = status.get("galleryImageVersionId")
+        if version and "/versions/" in str(version).lower():
+            ids.append(str(version)[: str(version).lower().rindex("/versions/")])
+        for image_id in ids:
+            if image_id:
+                found.update(self.by_id.get(str(image_id).lower(), []))
+        return sorted(found)
+
+
+def _refs(pools: list[str]) -> list[dict[str, str]]:
+    return [{"namespace": p.split("/", 1)[0], "name": p.split("/", 1)[1]} for p in pools[:USED_BY_MAX]]
 
 
 async def _get_many(ids: list[str]) -> dict[str, Mapping[str, Any] | None]:
@@ -84,15 +119,18 @@ async def observe(
     return image_plan.ObservedImage(vm, snapshots, image, gallery, definition, version)
 
 
-async def _perform(plan: Plan) -> None:
+async def _perform(plan: Plan, body: kopf.Body, memo: Any) -> None:
     resources = runtime.get().resources
     match plan.action:
-        case CreateSnapshot(resource_id=rid, params=params) | CreateImage(resource_id=rid, params=params):
-            await resources.begin_create(rid, params)
-        case EnsureGalleryDefinition(resource_id=rid, params=params):
-            await resources.begin_create(rid, params)
-        case CreateGalleryVersion(resource_id=rid, params=params):
-            await resources.begin_create(rid, params)
+        case (
+            CreateSnapshot(resource_id=rid, params=params)
+            | CreateImage(resource_id=rid, params=params)
+            | EnsureGalleryDefinition(resource_id=rid, params=params)
+            | CreateGalleryVersion(resource_id=rid, params=params)
+        ):
+            # Recorded before the PUT: a finalizer that does not see the resource yet waits for it.
+            await report.record_operations(PLURAL, body, memo, plan.status.get("operations") or [])
+            await report.sent_or_forgotten(PLURAL, body, memo, resources.begin_create(rid, params))
         case UpdateGalleryReplication(resource_id=rid, params=params):
             await resources.begin_update(rid, params)
         case DeleteResource(resource_id=rid):
@@ -108,17 +146,12 @@ def _parse(body: kopf.Body, meta: names.ObjectMeta, now: datetime) -> ManagedIma
         return invalid_spec_plan(meta.generation, now, api.describe_validation_error(exc))
 
 
-async def reconcile_once(
-    body: kopf.Body, memo: kopf.Memo, pools_by_image: kopf.Index[Any, Any]
-) -> float | None:
+async def reconcile_once(body: kopf.Body, memo: kopf.Memo, pools: Users) -> float | None:
     rt = runtime.get()
     meta = _meta(body)
     now = datetime.now(UTC)
-    status = dict(body.get("status") or {})
-    users = [
-        {"namespace": p.split("/", 1)[0], "name": p.split("/", 1)[1]}
-        for p in used_by(meta.namespace, meta.name, pools_by_image)
-    ]
+    status = guard.status_of(memo, body)
+    users = _refs(pools.of_image(meta.namespace, meta.name, status))
     spec = _parse(body, meta, now)
     if isinstance(spec, Plan):
         await report.publish(PLURAL, body, spec.conditions, {**spec.status, "usedBy": users})
@@ -127,7 +160,9 @@ async def reconcile_once(
         targets = image_plan.image_targets(meta, spec, rt.settings)
         observed = await observe(meta, targets, status)
         plan = image_plan.plan_image(meta, spec, status, observed, now, rt.settings)
-        await _perform(plan)
+        await _perform(plan, body, memo)
+    except WriteRefused:
+        return polling.fast(rt.settings)  # deleted, stopping or no longer leading: nothing to report
     except ValueError as exc:
         conds = conditions.stalled(meta.generation, now, Reason.INVALID_SPEC, str(exc))
         await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation, "usedBy": users})
@@ -140,11 +175,11 @@ async def reconcile_once(
         return delay
     memo["errors"] = 0
     was_ready = report.is_ready(status.get("conditions") or [])
-    await report.publish(
-        PLURAL, body, plan.conditions, {**report.with_generation(plan, meta.generation), "usedBy": users}
-    )
+    written = {**report.with_generation(plan, meta.generation), "usedBy": users}
+    merged = await report.publish(PLURAL, body, plan.conditions, written)
+    guard.remember(memo, body, {**written, "conditions": merged})
     if report.is_ready(plan.conditions) and not was_ready:
-        for pool in used_by(meta.namespace, meta.name, pools_by_image):
+        for pool in pools.of_image(meta.namespace, meta.name, plan.status):
             ns, name = pool.split("/", 1)
             loop.nudge("batchpools", ns, name)
     if users != status.get("usedBy"):
@@ -158,15 +193,15 @@ async def image_loop(
     *, stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, logger: kopf.Logger, **kwargs: Any
 ) -> None:
     """Reconcile until the image is deleted or the operator stops; sleeps between Azure polls."""
-    pools_by_image: kopf.Index[Any, Any] = kwargs["pools_by_image"]
+    pools = Users.of(kwargs)
 
     async def once() -> float | None:
-        return await reconcile_once(body, memo, pools_by_image)
+        return await reconcile_once(body, memo, pools)
 
     async def unexpected(exc: BaseException) -> float:
         return runtime.get().settings.poll_fast_seconds
 
-    await loop.run(PLURAL, stopped, body, logger, once, unexpected)
+    await loop.run(PLURAL, stopped, body, logger, once, unexpected, memo)
 
 
 async def _snapshots_to_delete(
@@ -190,17 +225,71 @@ async def _snapshots_to_delete(
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
-async def image_delete_handler(*, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-    """Finalizer: wait for every pool using the image, then delete version, image, snapshots."""
-    pools_by_image: kopf.Index[Any, Any] = kwargs["pools_by_image"]
+async def image_delete_handler(*, body: kopf.Body, memo: Any, logger: kopf.Logger, **kwargs: Any) -> None:
+    """Finalizer: wait for every pool using the image, then delete version, image, snapshots.
+
+    Waiting for users happens here, in memory (the indexes), without an Azure call and without
+    kopf's ERROR line per retry; the planner's requeue bounds each wait. Before the first Azure
+    delete the image publishes Deleting (pools then see it as unusable) and reads its users again.
+    """
+    pools = Users.of(kwargs)
+    announced = False
+    while True:
+        async with guard.finalizer(memo):
+            waiting = await _delete_step(body, memo, pools, announced)
+        if waiting is None:
+            return
+        users, seconds = waiting
+        if users:
+            await _wait_for_users(body, memo, pools, users, seconds, logger)
+        else:
+            # Deleting is published: let the watch deliver pools applied a moment before, so they
+            # are seen as users before anything is deleted.
+            announced = True
+            await asyncio.sleep(seconds)
+
+
+async def _wait_for_users(
+    body: kopf.Body, memo: Any, pools: Users, users: list[str], seconds: float, logger: kopf.Logger
+) -> None:
+    """Until the set of pools using the image changes (in-memory index reads) or ``seconds`` pass."""
+    meta = _meta(body)
+    shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+    logger.info(f"deletion waits for {len(users)} BatchPool(s) using the image: {shown}")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        runtime.require_leadership()
+        if pools.of_image(meta.namespace, meta.name, guard.status_of(memo, body)) != users:
+            return
+        await asyncio.sleep(loop.CHANGE_CHECK_SECONDS)
+
+
+async def _delete_step(
+    body: kopf.Body, memo: Any, pools: Users, announced: bool
+) -> tuple[list[str], float] | None:
+    """One step of the deletion: None when the finalizer may be released, else (users, seconds to
+    wait) -- users non-empty while pools hold the image."""
     rt = runtime.require_leadership()
     meta = _meta(body)
     now = datetime.now(UTC)
-    status = dict(body.get("status") or {})
+    status = guard.status_of(memo, body)
     spec = _parse(body, meta, now)
     if isinstance(spec, Plan):
-        return  # Never valid, so never created anything in Azure.
-    users = used_by(meta.namespace, meta.name, pools_by_image)
+        return None  # Never valid, so never created anything in Azure.
+    users = pools.of_image(meta.namespace, meta.name, status)
+    if users:
+        # No Azure call while pools hold the image: the index says who they are.
+        plan = image_delete.plan_image_delete(
+            meta, spec, status, image_delete.ObservedForDelete(), users, now, rt.settings
+        )
+        await _publish_deleting(body, memo, plan, users)
+        return users, plan.requeue_after or polling.slow(rt.settings)
+    if not announced and spec.deletion_policy != "Orphan":
+        conds = conditions.deleting(meta.generation, now, "no BatchPool uses the image; deleting it")
+        written: dict[str, Any] = {"observedGeneration": meta.generation, "usedBy": []}
+        merged = await report.publish(PLURAL, body, conds, written)
+        guard.remember(memo, body, {"usedBy": [], "conditions": merged})
+        return [], DELETING_SETTLE_SECONDS
     try:
         targets = image_plan.image_targets(meta, spec, rt.settings)
         snapshot_ids = await _snapshots_to_delete(meta, targets, status)
@@ -212,7 +301,7 @@ async def image_delete_handler(*, body: kopf.Body, memo: Any, **kwargs: Any) -> 
             snapshots=await _get_many(snapshot_ids),
         )
         plan = image_delete.plan_image_delete(meta, spec, status, observed, users, now, rt.settings)
-        await _perform(plan)
+        await _perform(plan, body, memo)
     except Exception as exc:
         if (
             isinstance(exc, AzureCallError)
@@ -223,7 +312,9 @@ async def image_delete_handler(*, body: kopf.Body, memo: Any, **kwargs: Any) -> 
         ):
             # Nothing was ever built (no image, no version; snapshots are the user's) and the
             # operator cannot even read there: holding the finalizer would only block deletion.
-            return
+            return None
+        if isinstance(exc, WriteRefused):
+            raise kopf.TemporaryError(str(exc), delay=2) from exc
         attempt = int(memo.get("delete_errors", 0))
         memo["delete_errors"] = attempt + 1
         conds, delay = report.error_plan(exc, meta.generation, now, attempt, "delete image")
@@ -231,11 +322,12 @@ async def image_delete_handler(*, body: kopf.Body, memo: Any, **kwargs: Any) -> 
         raise kopf.TemporaryError(f"deleting image: {exc}", delay=delay) from exc
     if isinstance(plan.action, Release):
         metrics.forget_object(PLURAL, meta.namespace, meta.name)
-        return
-    user_list = [{"namespace": p.split("/", 1)[0], "name": p.split("/", 1)[1]} for p in users]
-    await report.publish(
-        PLURAL, body, plan.conditions, {**report.with_generation(plan, meta.generation), "usedBy": user_list}
-    )
-    # Pools leave the index as soon as they are gone: look again quickly, it costs no ARM call.
-    delay = polling.fast(rt.settings) if users else (plan.requeue_after or polling.fast(rt.settings))
-    raise kopf.TemporaryError(plan.conditions[0]["message"] if plan.conditions else "deleting", delay=delay)
+        return None
+    await _publish_deleting(body, memo, plan, users)
+    return [], plan.requeue_after or polling.fast(rt.settings)
+
+
+async def _publish_deleting(body: kopf.Body, memo: Any, plan: Plan, users: list[str]) -> None:
+    written = {**report.with_generation(plan, _meta(body).generation), "usedBy": _refs(users)}
+    merged = await report.publish(PLURAL, body, plan.conditions, written)
+    guard.remember(memo, body, {**written, "conditions": merged})

@@ -7,7 +7,8 @@ writes; events are posted only on transitions a user cares about (Ready/Stalled 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,8 @@ import kopf
 
 from azbatch_operator import metrics
 from azbatch_operator.azure.calls import AzureCallError
-from azbatch_operator.handlers import runtime
+from azbatch_operator.handlers import guard, runtime
+from azbatch_operator.kube import StatusRejected
 from azbatch_operator.reconcile import conditions, errors, polling
 from azbatch_operator.reconcile.conditions import Condition
 from azbatch_operator.reconcile.errors import Category
@@ -57,7 +59,11 @@ async def publish(
     new_status = {**status, "conditions": merged}
     meta = body["metadata"]
     if _changed(old_status, new_status):
-        await runtime.get().status.patch_status(plural, meta["namespace"], meta["name"], new_status)
+        try:
+            await runtime.get().status.patch_status(plural, meta["namespace"], meta["name"], new_status)
+        except StatusRejected as exc:
+            _report_rejection(body, exc)
+            raise
     before, after = _headline(old_conditions), _headline(merged)
     metrics.RECONCILES.labels(plural, after[1] if after else "Unknown").inc()
     metrics.set_conditions(plural, meta["namespace"], meta["name"], merged)
@@ -72,6 +78,32 @@ async def publish(
             for warning in warnings:
                 kopf.warn(body, reason=conditions.Reason.IMAGE_SHARED, message=warning)
     return merged
+
+
+#: The same rejection of one object is reported as an event at most this often (the pass retries).
+REJECTION_EVENT_SECONDS = 300.0
+_rejections: dict[tuple[str, str], float] = {}
+
+
+def _report_rejection(body: kopf.Body, exc: StatusRejected) -> None:
+    """A status the apiserver refuses is never swallowed: logged with its reason, and an event."""
+    meta = body["metadata"]
+    logger.warning(
+        "status patch of %s/%s rejected by the apiserver: %s %s: %s",
+        meta["namespace"],
+        meta["name"],
+        exc.code,
+        exc.reason,
+        exc.detail,
+    )
+    key = (str(meta.get("uid", "")), exc.reason)
+    now = time.monotonic()
+    if now - _rejections.get(key, -REJECTION_EVENT_SECONDS) >= REJECTION_EVENT_SECONDS:
+        if len(_rejections) > 10_000:
+            _rejections.clear()
+        _rejections[key] = now
+        message = f"the apiserver rejected the status update ({exc.code} {exc.reason}): {exc.detail}"
+        kopf.event(body, type="Warning", reason="StatusUpdateRejected", message=message[:1024])
 
 
 def error_plan(
@@ -100,3 +132,24 @@ def error_plan(
 
 def with_generation(plan: Plan, generation: int) -> dict[str, Any]:
     return {**plan.status, "observedGeneration": generation}
+
+
+async def record_operations(plural: str, body: kopf.Body, memo: Any, operations: list[Any]) -> None:
+    """Write the Azure write about to be sent into ``status.operations`` first: a finalizer (this
+    replica's, or after a crash the next leader's) then waits for it instead of releasing the object
+    over a resource still to come."""
+    meta = body["metadata"]
+    written = {"operations": operations}
+    await runtime.get().status.patch_status(plural, meta["namespace"], meta["name"], written)
+    guard.remember(memo, body, written)
+
+
+async def sent_or_forgotten(plural: str, body: kopf.Body, memo: Any, call: Awaitable[Any]) -> None:
+    """Await a recorded create; when Azure refused it outright (a terminal answer: nothing was
+    created), forget the record again so deletion need not wait for it."""
+    try:
+        await call
+    except AzureCallError as exc:
+        if not exc.classification.transient:
+            await record_operations(plural, body, memo, [])
+        raise

@@ -41,6 +41,7 @@ class Reason(StrEnum):
     AZURE_ERROR = "AzureError"
     DELETING = "Deleting"
     ADOPTED = "Adopted"
+    ALREADY_OWNED = "AlreadyOwned"
     PUBLISHING = "Publishing"
     REPLICATING = "Replicating"
     SNAPSHOTTING = "Snapshotting"
@@ -75,6 +76,15 @@ def parse_rfc3339(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+#: A condition message never exceeds this (the CRD allows 32768; a status, an event and a
+#: `kubectl get` column stay readable). Longer text (a long Azure error) is cut with a marker.
+MESSAGE_MAX = 4096
+
+
+def bounded(message: str, limit: int = MESSAGE_MAX) -> str:
+    return message if len(message) <= limit else f"{message[: limit - 15]} … (truncated)"
+
+
 def condition(
     type_: str, status: bool | None, reason: str, message: str, gen: int, now: datetime
 ) -> Condition:
@@ -84,7 +94,7 @@ def condition(
         type=type_,
         status=text,
         reason=str(reason),
-        message=message,
+        message=bounded(message),
         lastTransitionTime=rfc3339(now),
         observedGeneration=gen,
     )

@@ -9,7 +9,8 @@ must exist for each pool's whole life); while non-empty, nothing is deleted.  Wi
 ``deletionPolicy: Orphan`` the finalizer is released at once.  With ``Delete``: the gallery version,
 then the managed image, then the operator's snapshots, one at a time, each confirmed gone (GET 404)
 before the next.  Only resources tagged with this object's uid are deleted; the gallery image
-definition is left in place (other versions may live in it).
+definition is left in place (other versions may live in it).  A create recorded in
+``status.operations`` that GET does not show yet is waited for (then deleted) before release.
 """
 
 from __future__ import annotations
@@ -64,6 +65,19 @@ def plan_image_delete(
             {"observedGeneration": gen},
         )
 
+    in_flight = _create_in_flight(status, observed, now, settings)
+    if in_flight is not None:
+        message = (
+            f"waiting for the create of {in_flight.resource_id} sent at "
+            f"{conditions.rfc3339(in_flight.started_at)}; it is deleted once Azure shows it"
+        )
+        return Plan(
+            Wait(polling.fast(settings), Reason.DELETING),
+            tuple(conditions.deleting(gen, now, message)),
+            {"observedGeneration": gen},
+            polling.fast(settings),
+        )
+
     steps: list[tuple[str, str, Mapping[str, Any], str]] = []
     if observed.gallery_version is not None:
         vid = str(observed.gallery_version.get("id") or status.get("galleryImageVersionId") or "")
@@ -79,8 +93,9 @@ def plan_image_delete(
     for kind, resource_id, resource, label in steps:
         if not names.is_owned(resource.get("tags"), meta):
             continue  # not created by this object (user-supplied snapshot, foreign image): leave it
+        deletes = [op for op in lro.operations(status) if op.type == "DeleteResource"]
         if lro.state_of(resource) is lro.State.DELETING or lro.recently_started(
-            lro.operations(status), resource_id, now, settings.create_grace_seconds
+            deletes, resource_id, now, settings.create_grace_seconds
         ):
             message = f"waiting for {label} {resource_id} to be deleted"
             return Plan(
@@ -101,3 +116,25 @@ def plan_image_delete(
         tuple(conditions.deleting(gen, now, "Azure resources deleted; releasing")),
         {"observedGeneration": gen, "operations": []},
     )
+
+
+#: Creates whose resource the finalizer deletes (the gallery image definition is left in place).
+_CREATES = frozenset({"CreateSnapshot", "CreateImage", "CreateGalleryVersion"})
+
+
+def _create_in_flight(
+    status: Mapping[str, Any], observed: ObservedForDelete, now: datetime, settings: Settings
+) -> lro.Operation | None:
+    """A create recorded in status (sent before this object was deleted) that GET does not show yet:
+    ARM may still be processing it, and releasing now would leave a resource no object knows."""
+    present = {
+        str(r.get("id") or "").lower()
+        for r in (observed.gallery_version, observed.image, *observed.snapshots.values())
+        if r is not None
+    }
+    for op in lro.operations(status):
+        if op.type not in _CREATES or op.resource_id.lower() in present:
+            continue
+        if (now - op.started_at).total_seconds() < settings.create_grace_seconds:
+            return op
+    return None

@@ -46,9 +46,21 @@ class ImageLimitVerdict:
 
     def shared_message(self) -> str:
         return (
-            f"image {self.image_key} is shared by pools {', '.join(self.pools)}; Azure Batch advises one "
-            "unique image per pool, and the custom-image node limits are counted across all of them"
+            f"image {self.image_key} is shared by {len(self.pools)} pools ({listed(self.pools)}); Azure "
+            "Batch advises one unique image per pool, and the custom-image node limits are counted across "
+            "all of them"
         )
+
+
+#: Names listed in a message before "and N more", so messages stay short whatever the pool count.
+LISTED = 3
+
+
+def listed(items: Iterable[str], limit: int = LISTED) -> str:
+    """``a, b, c and 697 more``: a bounded list for a message."""
+    seq = list(items)
+    shown = ", ".join(seq[:limit])
+    return f"{shown} and {len(seq) - limit} more" if len(seq) > limit else shown
 
 
 def image_key(image_id: str, sources: Mapping[str, str] | None = None) -> str:
@@ -83,7 +95,8 @@ def check_image_limits(
     ded = sum(d for d, _ in claims.values())
     low = sum(lp for _, lp in claims.values())
     fits = ded <= max_dedicated and low <= max_low_priority
-    detail = ", ".join(f"{p} ({claims[p][0]} dedicated, {claims[p][1]} low-priority)" for p in pools)
+    largest = sorted(pools, key=lambda p: (-(claims[p][0] + claims[p][1]), p))
+    detail = listed(f"{p} ({claims[p][0]} dedicated, {claims[p][1]} low-priority)" for p in largest)
     if fits:
         message = (
             f"image {key}: {ded}/{max_dedicated} dedicated and {low}/{max_low_priority} low-priority nodes "

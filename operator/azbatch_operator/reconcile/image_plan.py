@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from azbatch_operator.api.managed_image import ManagedImageSpec, normalize_location
-from azbatch_operator.reconcile import arm_ids, conditions, lro, names, polling, preflight
+from azbatch_operator.reconcile import arm_ids, conditions, lro, names, ownership, polling, preflight
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.plan import (
     Action,
@@ -204,14 +204,37 @@ class _Planner:
         )
 
     def _not_ours(self, resource: Mapping[str, Any] | None, label: str, resource_id: str) -> Plan | None:
-        if resource is None or names.is_owned(resource.get("tags"), self.meta):
+        """Another object's resource (AlreadyOwned) or one made outside the operator (InvalidSpec):
+        neither is used, changed or deleted; this object's own records of it are dropped."""
+        if resource is None:
             return None
-        owner = names.owner_of(resource.get("tags"))
-        by = f"by {owner}" if owner else "outside the operator"
+        owner = ownership.decide(resource.get("tags"), self.meta)
+        if owner.kind is ownership.Kind.OURS:
+            return None
+        if owner.foreign:
+            plan = stall_plan(
+                self.meta.generation,
+                self.now,
+                Reason.ALREADY_OWNED,
+                ownership.already_owned_message(
+                    label,
+                    resource_id,
+                    owner,
+                    "choose another spec.imageName (or resource group), gallery version or object name",
+                ),
+                {
+                    **self.status,
+                    "provisioningState": "Failed",
+                    "imageId": None,
+                    "galleryImageVersionId": None,
+                },
+                polling.slow(self.settings),
+            )
+            return plan
         return self._stall(
             Reason.INVALID_SPEC,
-            f"{label} {resource_id} already exists and was created {by}; choose another name "
-            "(a new image is a new ManagedImage) or delete the existing resource",
+            f"{label} {resource_id} already exists and was created outside the operator; choose another "
+            "name (a new image is a new ManagedImage) or delete the existing resource",
         )
 
     # -- steps -----------------------------------------------------------------------------------
@@ -385,6 +408,11 @@ class _Planner:
                 update, Reason.REPLICATING, f"updating replication to {', '.join(regions)}", op
             )
         self.status["galleryImageVersionId"] = t.gallery_version_id
+        # The regions Azure replicates to (what pools are checked against), not the spec's.
+        profile = (version.get("properties") or {}).get("publishingProfile") or {}
+        self.status["targetRegions"] = [
+            str(r.get("name")) for r in profile.get("targetRegions") or [] if r.get("name")
+        ]
         return None
 
     @staticmethod

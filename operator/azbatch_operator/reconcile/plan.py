@@ -88,9 +88,11 @@ class CreatePool:
 
 @dataclass(frozen=True)
 class AdoptPool:
-    """An existing pool matches the spec's immutable fields: record it in status, no Azure call."""
+    """An existing pool without an owner matches the spec's immutable fields: stamp this object's
+    ownership into its metadata (PATCH ``params``), so no other object can adopt it too."""
 
     resource_id: str
+    params: Body = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

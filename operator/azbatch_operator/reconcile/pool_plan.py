@@ -23,7 +23,7 @@ from typing import Any
 
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.api.managed_image import normalize_location
-from azbatch_operator.reconcile import arm_ids, conditions, lro, names, polling, resize
+from azbatch_operator.reconcile import arm_ids, conditions, lro, names, ownership, polling, resize
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.image_limits import ImageLimitVerdict
 from azbatch_operator.reconcile.plan import (
@@ -248,7 +248,25 @@ def _plan_pool(
     if pool is None:
         return _plan_create(meta, spec, status, image, account, limit, pool_id, base, now, settings, stall)
 
+    owner = ownership.decide(ownership.pool_tags(pool), meta)
+    if owner.foreign:
+        # Someone else's pool: nothing of it goes into this object's status (no poolId, so the
+        # finalizer never deletes it; no node counts, which are not this object's).
+        return stall_plan(
+            gen,
+            now,
+            Reason.ALREADY_OWNED,
+            ownership.already_owned_message(
+                "pool",
+                pool_id,
+                owner,
+                "choose another spec.poolName (or accountId) for this BatchPool",
+            ),
+            {**base, **_cleared(status, "poolId", "operations")},
+            polling.slow(settings),
+        )
     base.update(_observed_status(pool))
+    base.update(_cleared(status, "operations"))  # the pool is seen: no create in flight any more
     if lro.state_of(pool) is lro.State.DELETING:
         wait = Wait(polling.fast(settings), Reason.WAITING)
         return progressing(
@@ -261,9 +279,11 @@ def _plan_pool(
             f"existing pool {pool_id} differs in properties Azure cannot change in place: "
             f"{'; '.join(diffs)}; delete the pool in Azure or choose another spec.poolName",
         )
-    if not arm_ids.same(status.get("poolId"), pool_id):
+    if owner.kind is ownership.Kind.UNOWNED:
+        # Made outside the operator: adopt it, stamping this object's ownership first so that a
+        # second object naming the same pool finds it owned instead of adopting it too.
         return progressing(
-            AdoptPool(pool_id),
+            AdoptPool(pool_id, {"properties": {"metadata": ownership.stamped_metadata(pool, meta)}}),
             Reason.ADOPTED,
             f"adopted existing pool {pool_id} (its immutable properties match the spec)",
             polling.fast(settings),
@@ -359,6 +379,9 @@ def _plan_create(
             "targetDedicatedNodes": spec.scale.fixed.target_dedicated_nodes,
             "targetLowPriorityNodes": spec.scale.fixed.target_low_priority_nodes,
         }
+    # Recorded (and written to status) before the PUT is sent: a finalizer that finds no pool while
+    # this create is in flight waits for it instead of releasing the object over a pool to come.
+    extra["operations"] = [lro.Operation("CreatePool", pool_id, now).to_status()]
     cond = conditions.progressing(gen, now, Reason.CREATING, f"creating pool {pool_id}{again}")
     return Plan(
         CreatePool(pool_id, create_params(meta, spec, image.image_id)),
@@ -366,6 +389,12 @@ def _plan_create(
         {**base, **extra},
         polling.fast(settings),
     )
+
+
+def _cleared(status: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """Merge-patch entries removing ``keys`` from status, only for those it has (a steady object's
+    status then stays unchanged, which costs no write)."""
+    return {key: None for key in keys if status.get(key) is not None}
 
 
 def _observed_status(pool: Mapping[str, Any]) -> dict[str, Any]:
@@ -394,13 +423,14 @@ def _observed_status(pool: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _ours(meta: names.ObjectMeta, status: Mapping[str, Any], pool: Mapping[str, Any]) -> bool:
-    """Recorded in status, or stamped with this object's uid at create time: a crash between the PUT
-    and the status write leaves only the stamp, and the pool must not be orphaned for that."""
-    if arm_ids.same(status.get("poolId"), pool.get("id")):
-        return True
-    entries = (pool.get("properties") or {}).get("metadata") or []
-    tags = {str(e.get("name")): str(e.get("value")) for e in entries if isinstance(e, Mapping)}
-    return names.is_owned(tags, meta)
+    """Stamped with this object's uid (created, or adopted and stamped, by it), or unowned and
+    recorded in status.  A crash between the PUT and the status write leaves only the stamp, and the
+    pool must not be orphaned for that; a pool another object's tags name is never ours, whatever
+    status says."""
+    owner = ownership.decide(ownership.pool_tags(pool), meta)
+    if owner.kind is ownership.Kind.UNOWNED:
+        return arm_ids.same(status.get("poolId"), pool.get("id"))
+    return owner.kind is ownership.Kind.OURS
 
 
 def plan_pool_delete(
@@ -410,11 +440,23 @@ def plan_pool_delete(
     pool: Mapping[str, Any] | None,
     now: datetime,
     settings: Settings,
+    pool_id: str | None = None,
 ) -> Plan:
     """Finalizer: Orphan releases at once; Delete removes the pool (only one this object created or
-    adopted, i.e. ``status.poolId`` or this object's uid in the pool's metadata) and waits until GET
-    says 404."""
+    adopted: see ``_ours``) and waits until GET says 404.  A create recorded in ``status.operations``
+    that GET does not show yet is waited for (then deleted) before the object is released."""
     gen = meta.generation
+    if spec.deletion_policy != "Orphan" and pool is None and pool_id is not None:
+        in_flight = lro.recently_started(lro.operations(status), pool_id, now, settings.create_grace_seconds)
+        if in_flight is not None and in_flight.type == "CreatePool":
+            sent = conditions.rfc3339(in_flight.started_at)
+            message = f"waiting for the create of pool {pool_id} sent at {sent}; it is deleted once it exists"
+            return Plan(
+                Wait(polling.fast(settings), Reason.DELETING),
+                tuple(conditions.deleting(gen, now, message)),
+                {"observedGeneration": gen},
+                polling.fast(settings),
+            )
     if spec.deletion_policy == "Orphan" or pool is None or not _ours(meta, status, pool):
         why = "deletionPolicy Orphan" if spec.deletion_policy == "Orphan" else "no pool of ours left in Azure"
         return Plan(

@@ -1,0 +1,108 @@
+"""Who may grow on a custom image: the per-image node limits counted the way Azure counts them.
+
+Contract::
+
+    verdict = admission.admit(me, claims, max_dedicated, max_low_priority)
+
+Every pool on the image is a ``Claim``: what it wants (its spec's fixed targets; an autoscale pool
+wants what its formula set) and what it holds (the targets Azure has for it now; None while it does
+not exist in Azure).  The decision is one deterministic pass that every pool computes alike:
+
+1. what Azure holds counts first, for every pool (those are nodes Azure already counts);
+2. then each pool that wants more than it holds, oldest first (creationTimestamp, then
+   ``namespace/name``), is admitted when its growth fits in what is left, and then counts with what
+   it wants; a pool that does not fit is refused and counts only what it holds (zero if new).
+
+So a refused pool never blocks the growth of pools that run, of two pools competing for the same
+headroom the older is admitted (never both refused), and a pool that shrinks frees nodes only once
+Azure reports the smaller target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from azbatch_operator.reconcile import image_limits
+from azbatch_operator.reconcile.image_limits import ImageLimitVerdict
+
+
+@dataclass(frozen=True)
+class Claim:
+    pool: str
+    image_key: str
+    wanted: tuple[int, int]
+    #: The (dedicated, low-priority) targets Azure has for the pool; None while it is not in Azure.
+    held: tuple[int, int] | None
+    #: metadata.creationTimestamp (RFC 3339, so it sorts as text).
+    created: str = ""
+
+    @property
+    def order(self) -> tuple[str, str]:
+        return (self.created, self.pool)
+
+
+def order(claims: Iterable[Claim]) -> list[Claim]:
+    """Admission order: oldest first, then ``namespace/name``."""
+    return sorted(claims, key=lambda c: c.order)
+
+
+def counted(claims: Iterable[Claim], max_dedicated: int, max_low_priority: int) -> dict[str, tuple[int, int]]:
+    """What each pool counts for after the pass (see the module docstring)."""
+    ordered = order(claims)
+    counts = {c.pool: c.held or (0, 0) for c in ordered}
+    for claim in ordered:
+        held = counts[claim.pool]
+        if claim.wanted[0] <= held[0] and claim.wanted[1] <= held[1]:
+            continue  # not growing: nothing to admit
+        want = (max(claim.wanted[0], held[0]), max(claim.wanted[1], held[1]))
+        ded = sum(d for d, _ in counts.values()) - held[0] + want[0]
+        low = sum(lp for _, lp in counts.values()) - held[1] + want[1]
+        if ded <= max_dedicated and low <= max_low_priority:
+            counts[claim.pool] = want
+    return counts
+
+
+def admit(me: Claim, claims: Iterable[Claim], max_dedicated: int, max_low_priority: int) -> ImageLimitVerdict:
+    """May ``me`` grow to what it wants?  ``claims`` may include ``me`` (replaced by it) and claims on
+    other images (ignored)."""
+    key = me.image_key.lower()
+    same = {c.pool: c for c in claims if c.image_key.lower() == key and c.pool != me.pool}
+    same[me.pool] = me
+    counts = counted(same.values(), max_dedicated, max_low_priority)
+    mine = counts[me.pool]
+    fits = mine[0] >= me.wanted[0] and mine[1] >= me.wanted[1]
+    # The sums as they would be with this pool at what it wants (what the message talks about).
+    with_me = {**counts, me.pool: (max(me.wanted[0], mine[0]), max(me.wanted[1], mine[1]))}
+    ded = sum(d for d, _ in with_me.values())
+    low = sum(lp for _, lp in with_me.values())
+    pools = tuple(sorted(same))
+    if fits:
+        message = (
+            f"image {key}: {ded}/{max_dedicated} dedicated and {low}/{max_low_priority} low-priority nodes "
+            f"across {describe(with_me)}"
+        )
+    else:
+        over = []
+        if ded > max_dedicated:
+            over.append(f"{ded} dedicated nodes exceed the limit of {max_dedicated}")
+        if low > max_low_priority:
+            over.append(f"{low} low-priority nodes exceed the limit of {max_low_priority}")
+        message = (
+            f"custom image {key} would serve {' and '.join(over)} (pools: {describe(with_me)}); Azure Batch "
+            "counts custom-image nodes across all pools using the same image, and older pools are admitted "
+            "first — lower the targets, or give this pool its own image"
+        )
+    return ImageLimitVerdict(fits, key, pools, ded, low, max_dedicated, max_low_priority, message)
+
+
+def describe(counts: dict[str, tuple[int, int]]) -> str:
+    """The largest few pools with their nodes, then "and N more" (bounded, whatever the count)."""
+    largest = sorted(counts, key=lambda p: (-(counts[p][0] + counts[p][1]), p))
+    return image_limits.listed(
+        f"{_clip(p)} ({counts[p][0]} dedicated, {counts[p][1]} low-priority)" for p in largest
+    )
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"

@@ -1,0 +1,128 @@
+"""Admission on a custom image: the per-image node limits counted the way Azure counts them."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from azbatch_operator.reconcile import admission
+from azbatch_operator.reconcile.admission import Claim
+
+pytestmark = pytest.mark.unit
+
+KEY = "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/galleries/g/images/d/versions/1.0.0"
+MAX_D, MAX_L = 100, 50
+
+
+def claim(pool: str, wanted: int, held: int | None = None, created: str = "2026-01-01T00:00:00Z") -> Claim:
+    return Claim(pool, KEY, (wanted, 0), None if held is None else (held, 0), created)
+
+
+def verdicts(claims: list[Claim]) -> dict[str, bool]:
+    return {c.pool: admission.admit(c, claims, MAX_D, MAX_L).fits for c in claims}
+
+
+def test_two_pools_applied_at_once_the_older_is_admitted_never_both_refused() -> None:
+    older = claim("ns/b", 70, created="2026-01-01T00:00:00Z")
+    newer = claim("ns/a", 70, created="2026-01-01T00:00:01Z")
+    assert verdicts([older, newer]) == {"ns/b": True, "ns/a": False}
+    # Same second: namespace/name decides.
+    tie_a, tie_b = claim("ns/a", 70), claim("ns/b", 70)
+    assert verdicts([tie_b, tie_a]) == {"ns/a": True, "ns/b": False}
+
+
+def test_a_refused_pool_does_not_stop_a_running_pool_growing_into_the_headroom() -> None:
+    running = claim("ns/run", 60, held=40, created="2026-01-02T00:00:00Z")
+    refused = claim("ns/big", 90, created="2026-01-01T00:00:00Z")  # older, but 90 + 40 never fits
+    result = verdicts([running, refused])
+    assert result == {"ns/run": True, "ns/big": False}
+    mine = admission.admit(running, [running, refused], MAX_D, MAX_L)
+    assert mine.dedicated_sum == 60  # the refused pool counts zero
+
+
+def test_growth_beyond_the_headroom_is_refused_and_the_pool_keeps_what_it_holds() -> None:
+    a = claim("ns/a", 50, held=50)
+    b = claim("ns/b", 80, held=40, created="2026-01-03T00:00:00Z")
+    assert verdicts([a, b]) == {"ns/a": True, "ns/b": False}
+    # A new third pool fits into what b's refused growth left.
+    c = claim("ns/c", 10, created="2026-01-04T00:00:00Z")
+    assert verdicts([a, b, c])["ns/c"] is True
+
+
+def test_a_seven_hundred_pool_message_stays_under_one_kib() -> None:
+    claims = [claim(f"namespace-{i:03d}/render-pool-{i:03d}", 1, held=1) for i in range(700)]
+    me = claim("namespace-new/render-pool-new", 5000, created="2027-01-01T00:00:00Z")
+    verdict = admission.admit(me, [*claims, me], 1000, 1000)
+    assert not verdict.fits
+    assert len(verdict.message.encode()) < 1024, len(verdict.message.encode())
+    assert "and 698 more" in verdict.message
+    assert "namespace-new/render-pool-new (5000 dedicated" in verdict.message  # the largest first
+    assert len(verdict.shared_message().encode()) < 1024
+    assert len(verdict.pools) == 701  # the full list stays available to the shell
+
+
+claims_strategy = st.lists(
+    st.tuples(
+        st.integers(0, 80),
+        st.one_of(st.none(), st.integers(0, 60)),
+        st.integers(0, 5),
+    ),
+    min_size=1,
+    max_size=8,
+).map(
+    lambda rows: [
+        Claim(f"ns/p{i}", KEY, (w, 0), None if h is None else (h, 0), f"2026-01-01T00:00:0{t}Z")
+        for i, (w, h, t) in enumerate(rows)
+    ]
+)
+
+
+@given(claims_strategy, st.randoms())
+def test_every_pool_computes_the_same_answer_whatever_the_order(
+    claims: list[Claim], rnd: random.Random
+) -> None:
+    shuffled = list(claims)
+    rnd.shuffle(shuffled)
+    assert admission.counted(claims, MAX_D, MAX_L) == admission.counted(shuffled, MAX_D, MAX_L)
+
+
+@given(claims_strategy)
+def test_admitted_growth_never_takes_the_image_over_its_limit(claims: list[Claim]) -> None:
+    held = sum((c.held or (0, 0))[0] for c in claims)
+    counts = admission.counted(claims, MAX_D, MAX_L)
+    total = sum(d for d, _ in counts.values())
+    if held <= MAX_D:
+        assert total <= MAX_D
+    else:
+        assert total == held  # over already (in Azure): nothing more is admitted
+
+
+@given(claims_strategy)
+def test_of_competing_new_pools_the_oldest_that_fits_is_admitted(claims: list[Claim]) -> None:
+    counts = admission.counted(claims, MAX_D, MAX_L)
+    held = sum((c.held or (0, 0))[0] for c in claims)
+    growing = [c for c in admission.order(claims) if c.wanted[0] > (c.held or (0, 0))[0]]
+    if growing and held - (growing[0].held or (0, 0))[0] + growing[0].wanted[0] <= MAX_D:
+        assert admission.admit(growing[0], claims, MAX_D, MAX_L).fits
+    # A refused pool counts only what it holds.
+    for c in claims:
+        if not admission.admit(c, claims, MAX_D, MAX_L).fits:
+            assert counts[c.pool] == (c.held or (0, 0))
+
+
+@given(claims_strategy, st.integers(0, 200), st.integers(0, 9))
+def test_a_refused_pool_changes_nobody_elses_answer(claims: list[Claim], wanted: int, age: int) -> None:
+    """Older or newer than the others: once refused, it counts zero."""
+    newcomer = Claim("zz/new", KEY, (wanted, 0), None, f"2026-01-01T00:00:0{age}Z")
+    with_new = [*claims, newcomer]
+    if not admission.admit(newcomer, with_new, MAX_D, MAX_L).fits:
+        assert {c.pool: admission.admit(c, with_new, MAX_D, MAX_L).fits for c in claims} == verdicts(claims)
+
+
+def test_claims_on_other_images_do_not_count() -> None:
+    other = Claim("ns/x", "/other", (100, 0), (100, 0))
+    me = claim("ns/me", 100)
+    assert admission.admit(me, [other, me], MAX_D, MAX_L).fits
