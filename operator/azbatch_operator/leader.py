@@ -213,8 +213,9 @@ class LeaderElector:
     def _pause(self, started: float, ok: bool) -> float:
         now = self._clock()
         if self.leadership.flagged():
-            # Next renewal one retry period after this one started; never sleep past the deadline.
-            return max(0.0, min(started + self.timing.retry_period, self.leadership.until) - now)
+            # Next renewal one retry period after this one started; never sleep past the deadline
+            # (at least a millisecond, so a deadline a rounding error away is not a busy loop).
+            return max(0.001, min(started + self.timing.retry_period, self.leadership.until) - now)
         jitter = 1 + JITTER * secrets.randbelow(1000) / 1000
         return max(0.0, started + self.timing.retry_period * jitter - now)
 
