@@ -172,9 +172,11 @@ def test_the_wall_clock_in_renew_time_never_decides_expiry(
 def test_takeover_counts_a_transition_and_renewal_keeps_acquire_time() -> None:
     now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     taken = desired_spec(Record("old", 3, "a", "b", 4, "9"), "me", now, TIMING)
-    assert taken["leaseTransitions"] == 5 and taken["acquireTime"] == "2026-01-01T12:00:00.000000Z"
+    assert taken["leaseTransitions"] == 5
+    assert taken["acquireTime"] == "2026-01-01T12:00:00.000000Z"
     renewed = desired_spec(Record("me", 3, "a0", "b", 5, "10"), "me", now, TIMING)
-    assert renewed["leaseTransitions"] == 5 and renewed["acquireTime"] == "a0"
+    assert renewed["leaseTransitions"] == 5
+    assert renewed["acquireTime"] == "a0"
     assert renewed["leaseDurationSeconds"] == 3
 
 
@@ -202,7 +204,8 @@ def test_leadership_turns_false_at_its_deadline_even_before_anyone_clears_it() -
     now[0] = 9.99
     assert leadership.is_set()
     now[0] = 10.0
-    assert not leadership.is_set() and leadership.flagged()
+    assert not leadership.is_set()
+    assert leadership.flagged()
 
 
 # --------------------------------------------------------------------------- the elector, virtual time
@@ -215,7 +218,8 @@ async def test_one_replica_leads_the_other_stands_by_until_the_lease_went_stale(
     await wait_until(a.leadership.is_set)
     b.start()
     await asyncio.sleep(30)
-    assert a.leadership.is_set() and not b.leadership.is_set()
+    assert a.leadership.is_set()
+    assert not b.leadership.is_set()
     assert store.holder == "a"
     # The leader dies without a word (no release): b waits a full lease after its last sighting.
     assert a._task is not None
@@ -272,10 +276,12 @@ async def test_connection_errors_and_a_bug_never_kill_the_election() -> None:
     api.partitioned = True
     a.start()
     await asyncio.sleep(20)
-    assert a.healthy() and not a.leadership.is_set()
+    assert a.healthy()
+    assert not a.leadership.is_set()
     api.bug = ValueError("a bug in one round")
     await asyncio.sleep(5)
-    assert a.restarts == 1 and a.healthy()
+    assert a.restarts == 1
+    assert a.healthy()
     api.partitioned = False
     await wait_until(a.leadership.is_set)
     await a.stop()
