@@ -67,7 +67,12 @@ class Leadership(asyncio.Event):
 
     def extend(self, until: float) -> None:
         self._until = until
-        self.set()
+        super().set()
+
+    def set(self) -> None:
+        """Leading with no deadline (no election: a single replica always acts)."""
+        self._until = math.inf
+        super().set()
 
     def revoke(self) -> None:
         self._until = -math.inf

@@ -404,3 +404,13 @@ async def test_campaign_clocks_60s_apart_partitions_and_stalls_never_two_acting(
             assert overlap(periods[x], periods[y]) == 0.0, (x, y)
     leaders = [name for name in names if periods[name]]
     assert len(leaders) >= 4, f"leadership should move under faults: {leaders}"
+
+
+def test_a_plain_set_means_leading_without_a_deadline() -> None:
+    """Without leader election the runtime just sets the flag: the gate stays open."""
+    leadership = Leadership(lambda: 1e12)
+    assert not leadership.is_set()
+    leadership.set()
+    assert leadership.is_set()
+    leadership.revoke()
+    assert not leadership.is_set()
