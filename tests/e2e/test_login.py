@@ -165,8 +165,6 @@ def test_token_file_user_keeps_writing_status_after_its_token_is_rotated(
         assert obj["status"]["targetDedicatedNodes"] == 4
         assert operator.proc is not None
         assert operator.proc.pid == pid, "picked up without a restart"
-        managers = {m["manager"] for m in obj["metadata"]["managedFields"] if m.get("subresource") == "status"}
-        assert "azbatch-operator" in managers
     finally:
         operator.stop()
         control_plane.set_static_tokens({})
