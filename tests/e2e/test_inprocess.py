@@ -81,7 +81,7 @@ def operator_env(
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    yield
+    return
 
 
 def test_in_process_standby_writes_nothing_then_takes_over_and_releases_on_exit(

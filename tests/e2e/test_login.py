@@ -77,9 +77,7 @@ def admin_service_account(kubectl: Kubectl, namespace: str, name: str) -> str:
     return kubectl.run("create", "token", name, "-n", namespace, "--duration=1h").stdout.strip()
 
 
-def start(
-    kubeconfig: Path, simulator: SimulatorHandle, namespace: str, log: Path, **env: str
-) -> Operator:
+def start(kubeconfig: Path, simulator: SimulatorHandle, namespace: str, log: Path, **env: str) -> Operator:
     operator = Operator(
         kubeconfig, env={**simulator.env(), **OPERATOR_ENV, **env}, log_file=log, namespaces=[namespace]
     )

@@ -1,9 +1,10 @@
 """A real etcd + kube-apiserver on loopback, started the way envtest starts them.
 
 TLS serving, client-certificate and static-token authentication, RBAC authorization and
-service-account token signing are all on, so CRD validation, status subresources, generation bookkeeping, RBAC and
-finalizers behave as in a cluster. There is no controller-manager: namespaces deleted here stay
-Terminating and nothing garbage-collects owner references, which the tests do not rely on.
+service-account token signing are all on, so CRD validation, status subresources, generation
+bookkeeping, RBAC and finalizers behave as in a cluster. There is no controller-manager:
+namespaces deleted here stay Terminating and nothing garbage-collects owner references, which the
+tests do not rely on.
 """
 
 from __future__ import annotations
