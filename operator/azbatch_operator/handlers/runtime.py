@@ -35,7 +35,7 @@ class Runtime:
     login: Login | None = None
     #: Set while this replica may act: always without leader election; with it, only while this
     #: replica holds a Lease it renewed within its renew deadline (`is_set()` reads the clock).
-    leading: asyncio.Event = field(default_factory=asyncio.Event)
+    leading: asyncio.Event = field(default_factory=Leadership)
     elector: LeaderElector | None = None
     rng: random.Random = field(default_factory=random.Random)
     #: kopf's finalizer (settings.persistence.finalizer): present before the first Azure write.
@@ -102,8 +102,8 @@ def step_down() -> None:
 
 async def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
     settings = Settings.from_env()
+    login = await Login.create()  # first: a failed login leaves nothing open behind it
     azure = AzureClients.from_env()
-    login = await Login.create()
     logger.info("Kubernetes login: %s, apiserver %s", login.credentials.source, login.credentials.server)
     leadership = Leadership()
     elector = None
