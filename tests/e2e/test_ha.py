@@ -11,6 +11,7 @@ as its Deployment would.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -119,8 +120,10 @@ class Proxy:
         self.listener.close()
 
 
-def principal_ids(n: int) -> list[str]:
-    return [f"44444444-0000-0000-0000-{i:012d}" for i in range(n)]
+def principal_ids(namespace: str, n: int) -> list[str]:
+    """Client ids unique to one test (the session's simulator keeps every test's requests)."""
+    salt = hashlib.sha1(namespace.encode()).hexdigest()[:4]
+    return [f"44444444-{salt}-0000-0000-{i:012d}" for i in range(n)]
 
 
 def seed_principals(simulator: SimulatorHandle, ids: list[str]) -> None:
@@ -207,7 +210,7 @@ def two_replicas(
     n_principals: int,
     **env: str,
 ) -> Iterator[dict[str, Replica]]:
-    ids = principal_ids(n_principals)
+    ids = principal_ids(world.namespace, n_principals)
     seed_principals(simulator, ids)
     base = {
         **simulator.env(),
@@ -257,8 +260,9 @@ def leader_of(kubectl: Kubectl, namespace: str, replicas: dict[str, Replica]) ->
 class RequestLog:
     """Every ARM request of our principals, collected from the simulator's bounded recent list."""
 
-    def __init__(self, simulator: SimulatorHandle, principals: set[str]) -> None:
+    def __init__(self, simulator: SimulatorHandle, principals: set[str], world: World) -> None:
         self.simulator, self.principals = simulator, principals
+        self.groups = (world.images_rg.lower(), world.batch_rg.lower())
         self.seen: set[tuple[str, str, str, str]] = set()
         self.by_principal: dict[str, list[float]] = {}
 
@@ -266,6 +270,8 @@ class RequestLog:
         for r in self.simulator.admin.requests()["recent"]:
             key = (r["time"], r["principal"], r["method"], r["path"])
             if r["principal"] not in self.principals or key in self.seen:
+                continue
+            if not any(f"/resourcegroups/{g}/" in r["path"].lower() for g in self.groups):
                 continue
             self.seen.add(key)
             t = datetime.fromisoformat(r["time"].replace("0Z", "+00:00")).timestamp()
@@ -316,7 +322,9 @@ def test_apiserver_outage_leader_stops_acting_within_its_renew_deadline_and_a_le
         apply_workload(kubectl, world, pools=2)
         leader = leader_of(kubectl, ns, replicas)
         assert leader is not None
-        log = RequestLog(simulator, {p for r in replicas.values() for p in [*r.principals, r.principal]})
+        log = RequestLog(
+            simulator, {p for r in replicas.values() for p in [*r.principals, r.principal]}, world
+        )
         old_principal = leader.principal
         lease_s, renew_s = (
             float(TIMING["AZBATCH_LEADER_LEASE_SECONDS"]),
@@ -368,7 +376,7 @@ def test_campaign_20_takeovers_with_clocks_60s_apart_never_two_acting(
         processes.wait_until(lambda: leader_of(kubectl, ns, replicas) is not None, 60, "a leader")
         apply_workload(kubectl, world)
         everyone = {p for r in replicas.values() for p in [*r.principals, r.principal]}
-        log = RequestLog(simulator, everyone)
+        log = RequestLog(simulator, everyone, world)
         for n in range(20):
             assert time.monotonic() < deadline, f"campaign over its time budget after {n} takeovers"
             for r in replicas.values():
