@@ -103,8 +103,9 @@ def _bearer(configuration: Any) -> str | None:
     for key in ("BearerToken", "authorization"):
         value = api_key.get(key)
         if value:
-            scheme, _, token = str(value).partition(" ")
-            return f"Bearer {token}" if scheme.lower() == "bearer" and token else str(value)
+            # A token file written with `echo` ends in a newline; client-go trims it too.
+            scheme, _, token = str(value).strip().partition(" ")
+            return f"Bearer {token.strip()}" if scheme.lower() == "bearer" and token else str(value).strip()
     return None
 
 
