@@ -2,108 +2,73 @@
 
 Reconcilers run as kopf daemons (one long-lived task per object, sleeping between Azure polls),
 and kopf applies a daemon's `patch` only when the daemon function returns. So status is written
-here, with the same credentials kopf logged in with (`kopf.login_with_*`, public API).
+here, through the same login kopf uses (`kubeauth.Login`: the official client's kubeconfig and
+in-cluster loading, a fresh header per request, one re-login on 401). Every request has a
+timeout, and each `KubeApi` has its own connection pool, so the Lease is never stuck behind a
+burst of status patches.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import ssl
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import kopf
+
+from azbatch_operator.kubeauth import Login
 
 logger = logging.getLogger(__name__)
 
 GROUP, VERSION = "azbatch.io", "v1alpha1"
 #: Shown in managedFields, so `kubectl get --show-managed-fields` says who wrote status.
 FIELD_MANAGER = "azbatch-operator"
+#: Status patches and other calls without a tighter deadline of their own.
+DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
 class ObjectGone(Exception):
     """The object was deleted while we were working on it: nothing left to report to."""
 
 
-@dataclass(frozen=True)
-class Connection:
-    server: str
-    headers: dict[str, str]
-    ssl_context: ssl.SSLContext | bool
-    default_namespace: str
-
-
-def _as_bytes(data: str | bytes) -> bytes:
-    """PEM bytes from kopf's inline data, which keeps a kubeconfig's base64 encoding as is."""
-    raw = data.encode() if isinstance(data, str) else data
-    return raw if raw.lstrip().startswith(b"-----BEGIN") else base64.b64decode(raw)
-
-
-def connection_from(info: Any) -> Connection:
-    """Build TLS material from a kopf ConnectionInfo (paths or inline data)."""
-    context: ssl.SSLContext | bool
-    if info.insecure:
-        context = False
-    else:
-        context = ssl.create_default_context()
-        if info.ca_path:
-            context.load_verify_locations(cafile=str(info.ca_path))
-        elif info.ca_data:
-            context.load_verify_locations(cadata=_as_bytes(info.ca_data).decode())
-        cert, key = info.certificate_path, info.private_key_path
-        if info.certificate_data and info.private_key_data:
-            # ssl only loads client certificates from files: keep them in a private temp dir.
-            folder = Path(tempfile.mkdtemp(prefix="azbatch-kube-"))
-            cert, key = folder / "client.crt", folder / "client.key"
-            cert.write_bytes(_as_bytes(info.certificate_data))
-            key.touch(mode=0o600)
-            key.write_bytes(_as_bytes(info.private_key_data))
-        if cert and key:
-            context.load_cert_chain(str(cert), str(key))
-    headers: dict[str, str] = {}
-    if info.token:
-        headers["Authorization"] = f"{info.scheme or 'Bearer'} {info.token}"
-    namespace = info.default_namespace or "default"
-    return Connection(info.server.rstrip("/"), headers, context, namespace)
+class NotLeading(Exception):
+    """A write was refused locally: this replica does not hold the leader Lease (any more)."""
 
 
 class KubeApi:
     """A minimal async client for the few calls the operator makes outside kopf."""
 
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+    def __init__(self, login: Login, gate: Callable[[], bool] | None = None, limit: int = 20) -> None:
+        self.login = login
+        self._gate = gate
+        self._limit = limit
         self._session: aiohttp.ClientSession | None = None
-
-    @classmethod
-    def login(cls, settings: kopf.OperatorSettings) -> KubeApi:
-        info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
-            settings=settings
-        )
-        if info is None:
-            raise kopf.PermanentError("no Kubernetes credentials: neither in-cluster nor a kubeconfig")
-        return cls(connection_from(info))
 
     @property
     def default_namespace(self) -> str:
-        return self._connection.default_namespace
+        return self.login.credentials.namespace
 
     async def request(
-        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> tuple[int, Any]:
-        """(status, parsed JSON body or text) of one request to the apiserver."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._connection.ssl_context, limit=20)
-            )
-        headers = {**self._connection.headers, "Content-Type": content_type}
+        """(status, parsed JSON body or text) of one request; raises on timeouts and lost connections."""
+        if self._session is None or self._session.closed:
+            self._session = self.login.session(self._gate, self._limit)
         data = None if body is None else json.dumps(body)
+        server = self.login.credentials.server.rstrip("/")
         async with self._session.request(
-            method, self._connection.server + path, data=data, headers=headers
+            method,
+            server + path,
+            data=data,
+            headers={"Content-Type": content_type},
+            timeout=aiohttp.ClientTimeout(total=max(0.05, timeout)),
         ) as resp:
             text = await resp.text()
             try:
@@ -111,10 +76,14 @@ class KubeApi:
             except ValueError:
                 return resp.status, text
 
+    async def reconnect(self) -> None:
+        """Drop pooled connections (after a timeout a kept-alive connection may be half-open)."""
+        await self.close()
+
     async def close(self) -> None:
         if self._session is not None:
-            await self._session.close()
-            self._session = None
+            session, self._session = self._session, None
+            await session.close()
 
 
 class StatusRejected(kopf.TemporaryError):
@@ -131,19 +100,25 @@ class StatusRejected(kopf.TemporaryError):
 
 
 class StatusWriter:
-    """Merge-patches the status subresource of our custom resources."""
+    """Merge-patches the status subresource of our custom resources, only while allowed to act."""
 
-    def __init__(self, api: KubeApi) -> None:
+    def __init__(self, api: KubeApi, may_act: Callable[[], bool] = lambda: True) -> None:
         self._api = api
+        self._may_act = may_act
 
     async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+        if not self._may_act():
+            raise NotLeading(f"status of {plural}/{namespace}/{name} not written: not the leader")
         path = (
             f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}/{name}/status"
             f"?fieldManager={FIELD_MANAGER}"
         )
-        code, answer = await self._api.request(
-            "PATCH", path, {"status": status}, content_type="application/merge-patch+json"
-        )
+        try:
+            code, answer = await self._api.request(
+                "PATCH", path, {"status": status}, content_type="application/merge-patch+json"
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise kopf.TemporaryError(f"status patch of {namespace}/{name} failed: {exc!r}") from exc
         if code == 404:
             raise ObjectGone(f"{plural}/{namespace}/{name}")
         if code >= 400:

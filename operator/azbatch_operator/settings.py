@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from azbatch_operator.election import Timing
+
 T = TypeVar("T")
 
 
@@ -51,7 +53,7 @@ class Settings:
     leader_election: bool = False
     #: Namespace of that Lease; empty means the pod's own namespace (or "default" outside a cluster).
     leader_election_namespace: str = ""
-    #: A leader that has not renewed for this long is replaced; takeover takes about this long.
+    #: A standby takes over a Lease it has seen unchanged for this long (client-go LeaseDuration).
     leader_lease_seconds: float = 15.0
     # --- Node health from the Batch data plane (docs/operations.md "Node health") ---
     #: Read node counts and node errors from the Batch data plane, and send retry resizes there.
@@ -72,6 +74,19 @@ class Settings:
     def node_counts_age(self) -> float:
         """AZBATCH_NODE_COUNTS_MAX_AGE_SECONDS, or four fast polls when it is 0 (the default)."""
         return self.node_counts_max_age_seconds or 4 * self.poll_fast_seconds
+    #: A leader that could not renew for this long stops acting and steps down (RenewDeadline);
+    #: 0 means two thirds of the lease. Must be shorter than the lease.
+    leader_renew_deadline_seconds: float = 0.0
+    #: Pause between election rounds (RetryPeriod); 0 means 2/15 of the lease (at most a quarter
+    #: of the renew deadline). Must be shorter than the renew deadline.
+    leader_retry_period_seconds: float = 0.0
+    #: For tests only: shifts the wall clock the election writes into renewTime/acquireTime.
+    leader_clock_offset_seconds: float = 0.0
+
+    def leader_timing(self) -> Timing:
+        return Timing.derived(
+            self.leader_lease_seconds, self.leader_renew_deadline_seconds, self.leader_retry_period_seconds
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,8 +127,22 @@ class Settings:
                 raise SettingsError(f"AZBATCH_{name.upper()} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.metrics_port <= 65535:
             raise SettingsError(f"AZBATCH_METRICS_PORT must be a port number or 0, got {self.metrics_port}")
-        if self.leader_lease_seconds < 2:
-            raise SettingsError(f"AZBATCH_LEADER_LEASE_SECONDS must be >= 2, got {self.leader_lease_seconds}")
+        if self.leader_lease_seconds < 1:
+            raise SettingsError(f"AZBATCH_LEADER_LEASE_SECONDS must be >= 1, got {self.leader_lease_seconds}")
+        for name in ("leader_renew_deadline_seconds", "leader_retry_period_seconds"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"AZBATCH_{name.upper()} must be >= 0, got {getattr(self, name)}")
+        timing = self.leader_timing()
+        if not timing.renew_deadline < timing.lease_seconds:
+            raise SettingsError(
+                f"AZBATCH_LEADER_RENEW_DEADLINE_SECONDS ({timing.renew_deadline:g}) must be shorter than "
+                f"AZBATCH_LEADER_LEASE_SECONDS ({timing.lease_seconds:g})"
+            )
+        if not timing.retry_period < timing.renew_deadline:
+            raise SettingsError(
+                f"AZBATCH_LEADER_RETRY_PERIOD_SECONDS ({timing.retry_period:g}) must be shorter than "
+                f"the renew deadline ({timing.renew_deadline:g})"
+            )
         if self.create_grace_seconds < 0:
             raise SettingsError(f"AZBATCH_CREATE_GRACE_SECONDS must be >= 0, got {self.create_grace_seconds}")
         if self.node_counts_max_age_seconds < 0:

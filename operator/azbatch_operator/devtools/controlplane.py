@@ -1,9 +1,10 @@
 """A real etcd + kube-apiserver on loopback, started the way envtest starts them.
 
-TLS serving, client-certificate authentication, RBAC authorization and service-account token
-signing are all on, so CRD validation, status subresources, generation bookkeeping, RBAC and
-finalizers behave as in a cluster. There is no controller-manager: namespaces deleted here stay
-Terminating and nothing garbage-collects owner references, which the tests do not rely on.
+TLS serving, client-certificate and static-token authentication, RBAC authorization and
+service-account token signing are all on, so CRD validation, status subresources, generation
+bookkeeping, RBAC and finalizers behave as in a cluster. There is no controller-manager:
+namespaces deleted here stay Terminating and nothing garbage-collects owner references, which the
+tests do not rely on.
 """
 
 from __future__ import annotations
@@ -48,6 +49,19 @@ class ControlPlane:
         return self.workdir / "kubeconfig"
 
     @property
+    def token_auth_file(self) -> Path:
+        """Static bearer tokens (`token,user,uid,"group1,group2"` lines), read when kube-apiserver
+        starts: after editing it, `restart_apiserver()` makes the change count (a removed token is
+        then refused with 401), as it is on a real control plane."""
+        return self.workdir / "tokens.csv"
+
+    def set_static_tokens(self, tokens: dict[str, tuple[str, list[str]]]) -> None:
+        """Replace the token file: {token: (user, groups)}; takes effect on the next (re)start."""
+        lines = [f'{token},{user},{user},"{",".join(groups)}"' for token, (user, groups) in tokens.items()]
+        self.token_auth_file.write_text("".join(line + "\n" for line in lines))
+        self.token_auth_file.chmod(0o600)
+
+    @property
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs]
 
@@ -60,6 +74,8 @@ class ControlPlane:
                     f"{self.bin_dir / binary} is missing: run `make controlplane` to build it"
                 )
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self.token_auth_file.exists():
+            self.set_static_tokens({})
         self._pki = pki.LocalPKI(self.workdir / "pki")
         try:
             self._start_etcd(timeout)
@@ -124,6 +140,7 @@ class ControlPlane:
                 f"--tls-cert-file={serving.cert_file}",
                 f"--tls-private-key-file={serving.key_file}",
                 f"--client-ca-file={self._pki.ca.cert_file}",
+                f"--token-auth-file={self.token_auth_file}",
                 "--authorization-mode=RBAC",
                 f"--service-account-key-file={sa_public}",
                 f"--service-account-signing-key-file={sa_private}",
@@ -198,9 +215,17 @@ class ControlPlane:
 
     def restart_apiserver(self, timeout: float = 90.0) -> None:
         """Restart only kube-apiserver (etcd keeps the data): clients see their watches cut."""
+        self.stop_apiserver()
+        self.start_apiserver(timeout)
+
+    def stop_apiserver(self) -> None:
+        """Stop only kube-apiserver (an outage: connections refused until `start_apiserver`)."""
         apiserver = self._procs.pop()
         processes.stop_pid(apiserver.pid)
         apiserver.wait(timeout=5)
+
+    def start_apiserver(self, timeout: float = 90.0) -> None:
+        """Start kube-apiserver again on the same port, with the same certificates and data."""
         self._start_apiserver(timeout)
 
 

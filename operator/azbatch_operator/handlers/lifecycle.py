@@ -1,7 +1,15 @@
-"""Operator start-up and probes: settings that apply to every handler."""
+"""Operator start-up, Kubernetes login and probes: settings that apply to every handler.
+
+Order, as kopf runs it: the start-up handler builds the runtime and starts the election; kopf then
+logs in through `login`, and only after that does it watch, add finalizers, patch or post events.
+With leader election on, `login` returns only once this replica leads, so a standby makes no
+Kubernetes call through kopf at all (no finalizer logic, no writes), while its liveness endpoint
+answers. The session it returns refuses every request once leadership lapses.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -27,7 +35,7 @@ async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.networking.error_backoffs = [1, 2, 5, 10]
     # The SDKs log every HTTP request at INFO (headers included): far too much for an operator.
     logging.getLogger("azure").setLevel(logging.WARNING)
-    rt = runtime.build(settings)
+    rt = await runtime.build(settings)
     runtime.install(rt)
     metrics.serve(rt.settings.metrics_port)
     metrics.track_leadership(rt.leading.is_set)
@@ -46,7 +54,41 @@ async def close(**_: Any) -> None:
     await runtime.uninstall()
 
 
+@kopf.on.login(retries=None, backoff=2)
+async def login(**_: Any) -> kopf.AiohttpSession:
+    """kopf's credentials: the official client's login (kubeconfig with exec plugins, tokens,
+    certificates; or the pod's service account), a fresh header per request, re-login on 401.
+
+    kopf calls this again after a 401 it could not recover from: reload before answering.
+    """
+    rt = runtime.get()
+    assert rt.login is not None
+    if rt.elector is not None and not rt.leading.is_set():
+        logger.info("standing by: kopf starts watching once this replica holds the leader Lease")
+        while not rt.leading.is_set():
+            await rt.leading.wait()
+            if not rt.leading.is_set():
+                await asyncio.sleep(0.05)  # flag still up, deadline passed: the election clears it
+    credentials = await rt.login.for_kopf()
+    return kopf.AiohttpSession(
+        server=credentials.server,
+        default_namespace=credentials.namespace,
+        aiohttp_session=rt.login.session(gate=rt.may_act, limit=0),
+    )
+
+
 @kopf.on.probe(id="ready")
 def ready(**_: Any) -> bool:
     """Liveness payload: the operator's event loop answers."""
     return True
+
+
+@kopf.on.probe(id="election", errors=kopf.ErrorsMode.PERMANENT)
+def election(**_: Any) -> str:
+    """Liveness fails when the leader election cannot run (its task died or stopped iterating)."""
+    rt = runtime.get()
+    if not rt.election_healthy():
+        raise kopf.PermanentError("leader election is not running")
+    if rt.elector is None:
+        return "off"
+    return "leading" if rt.leading.is_set() else "standby"

@@ -93,6 +93,9 @@ async def run(
         while not stopped:
             if body.get("metadata", {}).get("deletionTimestamp"):
                 return
+            if not rt.leading.is_set():  # leadership lapsed: no new pass (the replica steps down)
+                await stopped.wait(CHANGE_CHECK_SECONDS)
+                continue
             delay: float | None
             started = time.monotonic()
             try:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import random
+import signal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,11 +17,14 @@ from azbatch_operator.azure.clients import AzureClients
 from azbatch_operator.azure.resources import Resources
 from azbatch_operator.handlers.lookups import SharedLookups
 from azbatch_operator.kube import KubeApi, StatusWriter
-from azbatch_operator.leader import LeaderElector
+from azbatch_operator.kubeauth import Login
+from azbatch_operator.leader import LeaderElector, Leadership
 from azbatch_operator.settings import Settings
 
 if TYPE_CHECKING:
     from azbatch_operator.handlers.node_counts import NodeCountsBatcher
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,8 +34,11 @@ class Runtime:
     resources: Resources
     kube: KubeApi
     status: StatusWriter
-    #: Set while this replica may act (always, unless leader election is on).
-    leading: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The one Kubernetes login (official client's config loading) kopf and our sessions share.
+    login: Login | None = None
+    #: Set while this replica may act: always without leader election; with it, only while this
+    #: replica holds a Lease it renewed within its renew deadline (`is_set()` reads the clock).
+    leading: asyncio.Event = field(default_factory=Leadership)
     elector: LeaderElector | None = None
     rng: random.Random = field(default_factory=random.Random)
     #: kopf's finalizer (settings.persistence.finalizer): present before the first Azure write.
@@ -40,19 +49,23 @@ class Runtime:
     lookups: SharedLookups = field(default_factory=SharedLookups)
     #: Node counts per Batch account from the data plane; None when AZBATCH_DATA_PLANE is off.
     node_counts: NodeCountsBatcher | None = None
-    _election: asyncio.Task[None] | None = None
 
     def start_election(self) -> None:
         if self.elector is None:
             self.leading.set()
             return
-        self._election = asyncio.create_task(self.elector.acquire(self.leading), name="leader election")
+        self.elector.start()
+
+    def may_act(self) -> bool:
+        """The write gate: true while this replica may write to Azure and to objects."""
+        return self.leading.is_set()
+
+    def election_healthy(self) -> bool:
+        return self.elector is None or self.elector.healthy()
 
     async def close(self) -> None:
-        if self._election is not None:
-            self._election.cancel()
-            if self.leading.is_set() and self.elector is not None:
-                await self.elector.release()
+        if self.elector is not None:
+            await self.elector.stop()  # stops acting first, then hands the Lease over
         await self.kube.close()
         if self.node_counts is not None:
             await self.node_counts.data_plane.close()
@@ -88,14 +101,30 @@ async def uninstall() -> None:
         _runtime = None
 
 
-def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
+def step_down() -> None:
+    """After losing the Lease: this process has stopped acting; SIGTERM ends it cleanly and the
+    Deployment restarts it as a standby (no kopf state of a leader survives into a standby)."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
     settings = Settings.from_env()
+    login = await Login.create()  # first: a failed login leaves nothing open behind it
     azure = AzureClients.from_env()
-    kube = KubeApi.login(kopf_settings)
+    logger.info("Kubernetes login: %s, apiserver %s", login.credentials.source, login.credentials.server)
+    leadership = Leadership()
     elector = None
     if settings.leader_election:
-        namespace = settings.leader_election_namespace or kube.default_namespace
-        elector = LeaderElector(kube, namespace, settings.leader_lease_seconds)
+        namespace = settings.leader_election_namespace or login.credentials.namespace
+        elector = LeaderElector(
+            KubeApi(login, limit=2),  # its own connections: never queued behind status patches
+            namespace,
+            settings.leader_timing(),
+            leadership=leadership,
+            on_lost=step_down,
+            wall_offset=settings.leader_clock_offset_seconds,
+        )
+    kube = KubeApi(login, gate=leadership.is_set)
     budget = ArmBudget(settings.arm_reads_per_second, settings.arm_writes_per_second)
     node_counts = None
     if settings.data_plane:
@@ -109,7 +138,9 @@ def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
         azure,
         Resources(azure, budget),
         kube,
-        StatusWriter(kube),
+        StatusWriter(kube, leadership.is_set),
+        login=login,
+        leading=leadership,
         elector=elector,
         slots=asyncio.Semaphore(settings.max_workers),
         finalizer=kopf_settings.persistence.finalizer,
