@@ -55,6 +55,14 @@ class Settings:
     leader_election_namespace: str = ""
     #: A standby takes over a Lease it has seen unchanged for this long (client-go LeaseDuration).
     leader_lease_seconds: float = 15.0
+    #: A leader that could not renew for this long stops acting and steps down (RenewDeadline);
+    #: 0 means two thirds of the lease. Must be shorter than the lease.
+    leader_renew_deadline_seconds: float = 0.0
+    #: Pause between election rounds (RetryPeriod); 0 means 2/15 of the lease (at most a quarter
+    #: of the renew deadline). Must be shorter than the renew deadline.
+    leader_retry_period_seconds: float = 0.0
+    #: For tests only: shifts the wall clock the election writes into renewTime/acquireTime.
+    leader_clock_offset_seconds: float = 0.0
     # --- Node health from the Batch data plane (docs/operations.md "Node health") ---
     #: Read node counts and node errors from the Batch data plane, and send retry resizes there.
     data_plane: bool = True
@@ -74,14 +82,6 @@ class Settings:
     def node_counts_age(self) -> float:
         """AZBATCH_NODE_COUNTS_MAX_AGE_SECONDS, or four fast polls when it is 0 (the default)."""
         return self.node_counts_max_age_seconds or 4 * self.poll_fast_seconds
-    #: A leader that could not renew for this long stops acting and steps down (RenewDeadline);
-    #: 0 means two thirds of the lease. Must be shorter than the lease.
-    leader_renew_deadline_seconds: float = 0.0
-    #: Pause between election rounds (RetryPeriod); 0 means 2/15 of the lease (at most a quarter
-    #: of the renew deadline). Must be shorter than the renew deadline.
-    leader_retry_period_seconds: float = 0.0
-    #: For tests only: shifts the wall clock the election writes into renewTime/acquireTime.
-    leader_clock_offset_seconds: float = 0.0
 
     def leader_timing(self) -> Timing:
         return Timing.derived(
