@@ -13,9 +13,17 @@ import pydantic
 from azbatch_operator import api, metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.azure.calls import AzureCallError
-from azbatch_operator.handlers import indexes, loop, report, runtime
+from azbatch_operator.handlers import indexes, loop, report, runtime, secrets
 from azbatch_operator.kube import GROUP, VERSION
-from azbatch_operator.reconcile import conditions, image_limits, names, pool_plan
+from azbatch_operator.reconcile import (
+    conditions,
+    image_limits,
+    names,
+    polling,
+    pool_config,
+    pool_plan,
+    pool_update,
+)
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import (
@@ -27,7 +35,9 @@ from azbatch_operator.reconcile.plan import (
     ResizePool,
     StopResize,
     UpdateAutoScale,
+    UpdatePool,
     invalid_spec_plan,
+    stall_plan,
 )
 
 PLURAL = "batchpools"
@@ -152,7 +162,11 @@ async def _perform(plan: Plan) -> None:
     match plan.action:
         case CreatePool(resource_id=rid, params=params):
             await resources.create_pool(rid, params)
-        case ResizePool(resource_id=rid, params=params) | UpdateAutoScale(resource_id=rid, params=params):
+        case (
+            ResizePool(resource_id=rid, params=params)
+            | UpdateAutoScale(resource_id=rid, params=params)
+            | UpdatePool(resource_id=rid, params=params)
+        ):
             await resources.update_pool(rid, params)
         case StopResize(resource_id=rid):
             await resources.pool_action(rid, "stopResize")
@@ -160,6 +174,26 @@ async def _perform(plan: Plan) -> None:
             await resources.begin_delete(rid)
         case _:
             pass  # Wait, Done, Stall, AdoptPool, Release: nothing to call.
+
+
+async def desired_config(
+    meta: names.ObjectMeta, spec: BatchPoolSpec, image_id: str | None, now: datetime
+) -> tuple[pool_update.DesiredConfig | None, Plan | None]:
+    """(the desired pool, None), or (None, a Stall plan) when a referenced Secret is missing or
+    unusable: nothing is sent to Azure until it is fixed.  Messages name Secrets, never values."""
+    settings = runtime.get().settings
+    gen = meta.generation
+    try:
+        values = await secrets.read(meta.namespace, pool_config.secret_refs(spec))
+        return pool_update.DesiredConfig.build(meta, spec, image_id, values), None
+    except pool_config.MissingSecret as exc:
+        message = (
+            f"{exc} in namespace {meta.namespace}: create it (or fix the secretRef); the pool is "
+            "created or updated once every referenced Secret exists"
+        )
+        return None, stall_plan(gen, now, Reason.SECRET_NOT_FOUND, message, {}, polling.fast(settings))
+    except pool_config.InvalidSecret as exc:
+        return None, stall_plan(gen, now, Reason.INVALID_SPEC, str(exc), {}, polling.slow(settings))
 
 
 async def reconcile_once(
@@ -190,6 +224,13 @@ async def reconcile_once(
         return None
     try:
         pool_id = pool_plan.pool_resource_id(meta, spec)
+        # --- pool configuration (issue 12): the spec's Secrets, then the whole desired pool
+        # (before any Azure read: a missing Secret costs no ARM call).
+        resolved = resolve_image(meta.namespace, spec, images).image_id
+        config, blocked = await desired_config(meta, spec, resolved, now)
+        if blocked is not None:
+            await report.publish(PLURAL, body, blocked.conditions, blocked.status)
+            return blocked.requeue_after
         account = await _account(spec.account_id)
         pool = await rt.resources.get(pool_id) if account is not None else None
         image = resolve_image(meta.namespace, spec, images)
@@ -198,13 +239,17 @@ async def reconcile_once(
         verdict = image_limit_verdict(
             f"{meta.namespace}/{meta.name}", meta.namespace, spec, image.image_id, claims, images
         )
-        plan = pool_plan.plan_pool(meta, spec, status, image, account, pool, verdict, now, rt.settings)
+        plan = pool_plan.plan_pool(
+            meta, spec, status, image, account, pool, verdict, now, rt.settings, config=config
+        )
         if isinstance(plan.action, CheckImage):
             exists = await rt.resources.get(plan.action.image_id) is not None
             image = pool_plan.ResolvedImage(
                 image.image_id, location=image.location, target_regions=image.target_regions, exists=exists
             )
-            plan = pool_plan.plan_pool(meta, spec, status, image, account, pool, verdict, now, rt.settings)
+            plan = pool_plan.plan_pool(
+                meta, spec, status, image, account, pool, verdict, now, rt.settings, config=config
+            )
         await _perform(plan)
     except Exception as exc:
         attempt = int(memo.get("errors", 0))

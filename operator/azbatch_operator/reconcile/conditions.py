@@ -49,6 +49,9 @@ class Reason(StrEnum):
     WAITING = "Waiting"
     TRANSIENT_ERROR = "TransientError"
     NOT_SHARED = "NotShared"
+    # Pool configuration (issue 12).
+    UPDATE_REQUIRES_EMPTY_POOL = "UpdateRequiresEmptyPool"
+    SECRET_NOT_FOUND = "SecretNotFound"
 
 
 class Condition(TypedDict):

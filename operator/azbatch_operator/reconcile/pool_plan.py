@@ -23,7 +23,7 @@ from typing import Any
 
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.api.managed_image import normalize_location
-from azbatch_operator.reconcile import arm_ids, conditions, lro, names, polling, resize
+from azbatch_operator.reconcile import arm_ids, conditions, lro, names, polling, pool_update, resize
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.image_limits import ImageLimitVerdict
 from azbatch_operator.reconcile.plan import (
@@ -189,9 +189,14 @@ def plan_pool(
     limit: ImageLimitVerdict | None,
     now: datetime,
     settings: Settings,
+    config: pool_update.DesiredConfig | None = None,
 ) -> Plan:
-    """The single next step for a BatchPool (see the module docstring)."""
-    plan = _plan_pool(meta, spec, status, image, account, pool, limit, now, settings)
+    """The single next step for a BatchPool (see the module docstring).
+
+    ``config`` is the full pool configuration (reconcile/pool_update.py); without it only the
+    scale and the properties of ``create_params`` are managed.
+    """
+    plan = _plan_pool(meta, spec, status, image, account, pool, limit, now, settings, config)
     if limit is None:
         return plan
     shared = conditions.condition(
@@ -216,6 +221,7 @@ def _plan_pool(
     limit: ImageLimitVerdict | None,
     now: datetime,
     settings: Settings,
+    config: pool_update.DesiredConfig | None = None,
 ) -> Plan:
     gen = meta.generation
     problems = validate_pool_spec(spec)
@@ -246,7 +252,9 @@ def _plan_pool(
         )
 
     if pool is None:
-        return _plan_create(meta, spec, status, image, account, limit, pool_id, base, now, settings, stall)
+        return _plan_create(
+            meta, spec, status, image, account, limit, pool_id, base, now, settings, stall, config
+        )
 
     base.update(_observed_status(pool))
     if lro.state_of(pool) is lro.State.DELETING:
@@ -254,7 +262,14 @@ def _plan_pool(
         return progressing(
             wait, Reason.WAITING, f"pool {pool_id} is being deleted in Azure; waiting", wait.seconds
         )
-    diffs = immutable_differences(spec, image.image_id, pool)
+    # --- pool configuration (issue 12): a pool this object created or adopted is updated in
+    # place below; a foreign one is adopted only when its whole configuration matches.
+    if config is None:
+        diffs = immutable_differences(spec, image.image_id, pool)
+    elif arm_ids.same(status.get("poolId"), pool_id) or _ours(meta, status, pool):
+        diffs = []
+    else:
+        diffs = [f"{name} differs" for name in pool_update.adoption_differences(config, pool)]
     if diffs:
         return stall(
             Reason.INVALID_SPEC,
@@ -270,6 +285,11 @@ def _plan_pool(
             poolId=pool_id,
         )
     base["poolId"] = pool_id
+    # --- pool configuration (issue 12): PATCH what differs before any scale decision.
+    if config is not None:
+        update = pool_update.plan_update(gen, now, pool_id, spec, config, pool, status, base, settings)
+        if update is not None:
+            return update
 
     if spec.scale.auto is not None:
         allocation = str(base.get("allocationState") or "Steady").lower()
@@ -332,6 +352,7 @@ def _plan_create(
     now: datetime,
     settings: Settings,
     stall: Any,
+    config: pool_update.DesiredConfig | None = None,
 ) -> Plan:
     gen = meta.generation
     if not image.ready or image.image_id is None:
@@ -360,8 +381,12 @@ def _plan_create(
             "targetLowPriorityNodes": spec.scale.fixed.target_low_priority_nodes,
         }
     cond = conditions.progressing(gen, now, Reason.CREATING, f"creating pool {pool_id}{again}")
+    params = create_params(meta, spec, image.image_id)
+    if config is not None:  # --- pool configuration (issue 12): the whole pool in one PUT.
+        params = {**config.body, "properties": {**params["properties"], **config.body["properties"]}}
+        extra["secretVersions"] = dict(config.secret_versions)
     return Plan(
-        CreatePool(pool_id, create_params(meta, spec, image.image_id)),
+        CreatePool(pool_id, params),
         tuple(cond),
         {**base, **extra},
         polling.fast(settings),
