@@ -74,9 +74,20 @@ def named(fields: tuple[str, ...] | list[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
+def _without_owner_entries(body: Mapping[str, Any]) -> Json:
+    props = dict(body.get("properties") or {})
+    props["metadata"] = [
+        e for e in props.get("metadata") or () if not str(e.get("name", "")).startswith(names.OWNER_PREFIX)
+    ]
+    return {**body, "properties": props}
+
+
 def adoption_differences(config: DesiredConfig, pool: Mapping[str, Any]) -> list[str]:
-    """Spec fields a pool the operator did not create differs in (it is adopted only when none)."""
-    found = pool_diff.diff(config.body, pool)
+    """Spec fields a pool the operator did not create differs in (it is adopted only when none).
+
+    The operator's own metadata entries are left out: a pool nobody owns lacks them, and they are
+    added by the first PATCH after adoption."""
+    found = pool_diff.diff(_without_owner_entries(config.body), _without_owner_entries(pool))
     return list(dict.fromkeys((*found.empty_fields, *found.live_fields)))
 
 
