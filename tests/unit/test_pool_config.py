@@ -489,3 +489,42 @@ def test_our_pool_with_a_new_vm_size_is_updated_not_called_invalid() -> None:
     result = whole(s, actual, {"poolId": POOL_ID})
     assert isinstance(result.action, UpdatePool)
     assert result.action.params == {"properties": {"vmSize": "Standard_D8s_v5"}}
+
+
+# ----------------------------------------------------------------------------- trusted launch preflight
+
+
+def definition(generation: str = "V2", feature: str | None = "TrustedLaunchSupported") -> dict[str, Any]:
+    props: dict[str, Any] = {"hyperVGeneration": generation}
+    if feature is not None:
+        props["features"] = [{"name": "SecurityType", "value": feature}]
+    return {"id": IMAGE.rsplit("/versions/", 1)[0], "properties": props}
+
+
+@pytest.mark.parametrize(
+    ("security_type", "found", "problem"),
+    [
+        ("trustedLaunch", definition(), None),
+        ("trustedLaunch", definition(feature="TrustedLaunchAndConfidentialVmSupported"), None),
+        ("confidentialVM", definition(feature="ConfidentialVmSupported"), None),
+        ("trustedLaunch", definition(generation="V1"), "needs a Generation 2 image"),
+        ("trustedLaunch", definition(feature=None), "SecurityType feature TrustedLaunchSupported"),
+        ("confidentialVM", definition(), "SecurityType feature ConfidentialVmSupported"),
+        (None, definition(generation="V1", feature=None), None),
+    ],
+)
+def test_security_profile_must_fit_the_image(
+    security_type: str | None, found: Any, problem: str | None
+) -> None:
+    s = spec(securityProfile={"securityType": security_type} if security_type else None)
+    said = pool_config.security_problem(s, IMAGE, found)
+    if problem is None:
+        assert said is None
+    else:
+        assert said is not None
+        assert problem in said
+
+
+def test_gallery_definition_of_a_version() -> None:
+    assert pool_config.gallery_definition_id(IMAGE) == IMAGE.rsplit("/versions/", 1)[0]
+    assert pool_config.gallery_definition_id(f"{SUB}/providers/Microsoft.Compute/images/x") is None

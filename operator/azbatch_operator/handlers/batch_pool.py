@@ -176,6 +176,21 @@ async def _perform(plan: Plan) -> None:
             pass  # Wait, Done, Stall, AdoptPool, Release: nothing to call.
 
 
+async def security_preflight(spec: BatchPoolSpec, image_id: str) -> str | None:
+    """Read the image's gallery definition (cached) when the spec asks for trusted launch or a
+    confidential VM, and say what does not fit; None when nothing is asked or all fits."""
+    if not (spec.security_profile or {}).get("securityType"):
+        return None
+    definition_id = pool_config.gallery_definition_id(image_id)
+    if definition_id is None:
+        return None
+    rt = runtime.get()
+    found = await rt.lookups.get(
+        f"image:{definition_id}", IMAGE_CACHE_SECONDS, lambda: rt.resources.get(definition_id)
+    )
+    return pool_config.security_problem(spec, image_id, found)
+
+
 async def desired_config(
     meta: names.ObjectMeta, spec: BatchPoolSpec, image_id: str | None, now: datetime
 ) -> tuple[pool_update.DesiredConfig | None, Plan | None]:
@@ -236,6 +251,15 @@ async def reconcile_once(
         image = resolve_image(meta.namespace, spec, images)
         if pool is None and image.ready:
             image = await describe_image(image)
+        # --- trusted launch (issue 12): securityProfile must fit the image before the create.
+        if pool is None and image.ready and image.image_id is not None:
+            problem = await security_preflight(spec, image.image_id)
+            if problem is not None:
+                plan = stall_plan(
+                    meta.generation, now, Reason.INVALID_SPEC, problem, {}, rt.settings.poll_slow_seconds
+                )
+                await report.publish(PLURAL, body, plan.conditions, plan.status)
+                return plan.requeue_after
         verdict = image_limit_verdict(
             f"{meta.namespace}/{meta.name}", meta.namespace, spec, image.image_id, claims, images
         )

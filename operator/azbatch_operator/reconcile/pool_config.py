@@ -208,3 +208,57 @@ def desired_pool(
     if spec.tags:
         body["tags"] = dict(spec.tags)
     return body
+
+
+#: Gallery image definition SecurityType features that admit each pool securityType.
+SECURITY_FEATURES = {
+    "trustedlaunch": frozenset(
+        {"trustedlaunch", "trustedlaunchsupported", "trustedlaunchandconfidentialvmsupported"}
+    ),
+    "confidentialvm": frozenset(
+        {"confidentialvm", "confidentialvmsupported", "trustedlaunchandconfidentialvmsupported"}
+    ),
+}
+
+
+def gallery_definition_id(image_id: str) -> str | None:
+    """The gallery image definition of a gallery image version (or the definition itself)."""
+    low = image_id.lower()
+    if "/providers/microsoft.compute/galleries/" not in low or "/images/" not in low:
+        return None
+    return image_id[: low.index("/versions/")] if "/versions/" in low else image_id
+
+
+def security_problem(spec: BatchPoolSpec, image_id: str, definition: Mapping[str, Any] | None) -> str | None:
+    """Why the pool's securityProfile does not fit its image (None when it does, or is unknown).
+
+    Trusted launch and confidential VMs boot Generation 2 images whose gallery image definition
+    declares the matching ``SecurityType`` feature; Batch refuses the pool otherwise."""
+    kind = str((spec.security_profile or {}).get("securityType") or "")
+    if not kind or definition is None:
+        return None
+    props: Mapping[str, Any] = definition.get("properties") or {}
+    generation = str(props.get("hyperVGeneration") or "V1")
+    feature = next(
+        (
+            str(f.get("value", ""))
+            for f in props.get("features") or ()
+            if str(f.get("name", "")).lower() == "securitytype"
+        ),
+        None,
+    )
+    where = definition.get("id") or gallery_definition_id(image_id) or image_id
+    if generation.upper() != "V2":
+        return (
+            f"securityProfile.securityType {kind} needs a Generation 2 image, but {where} is {generation}: "
+            "build the image with hyperVGeneration V2, or drop securityProfile.securityType"
+        )
+    if (feature or "").lower() not in SECURITY_FEATURES.get(kind.lower(), frozenset()):
+        wanted = "TrustedLaunchSupported" if kind.lower() == "trustedlaunch" else "ConfidentialVmSupported"
+        return (
+            f"securityProfile.securityType {kind} needs an image whose gallery image definition has the "
+            f"SecurityType feature {wanted}, but {where} has {feature or 'none'}: publish the image to a "
+            f"definition with it (ManagedImage spec.gallery.securityType: {wanted}, on a new "
+            "imageDefinition), or drop securityProfile.securityType"
+        )
+    return None
