@@ -15,6 +15,8 @@ virtual networks, user-assigned identities and storage accounts a world file nam
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 import time
 import uuid
@@ -746,3 +748,21 @@ def seed_resource_group(world: World, rg: ResourceGroup, doc: JSON) -> None:
                 "provisioningState": "Succeeded",
             }
             world.put(Resource(aid, T_STORAGE, acct["name"], loc, storage))
+
+
+def secret_digests(node: Any, path: str = "") -> dict[str, str]:
+    """SHA-256 of every stored secret leaf by JSON path: the admin API shows these (never the
+    values) so a test can check which secret Azure holds without printing it."""
+    out: dict[str, str] = {}
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{path}.{key}" if path else str(key)
+            if key in SECRET_FIELDS:
+                text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+                out[here] = hashlib.sha256(text.encode()).hexdigest()
+            else:
+                out.update(secret_digests(value, here))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out.update(secret_digests(value, f"{path}[{i}]"))
+    return out
