@@ -269,7 +269,15 @@ def _plan_pool(
     elif arm_ids.same(status.get("poolId"), pool_id) or _ours(meta, status, pool):
         diffs = []
     else:
-        diffs = [f"{name} differs" for name in pool_update.adoption_differences(config, pool)]
+        found = pool_update.adoption_differences(config, pool)
+        if found:
+            return stall(
+                Reason.INVALID_SPEC,
+                f"existing pool {pool_id} was not created by this object and differs from the spec in "
+                f"{pool_update.named(found)}; it is adopted only when its whole configuration matches: "
+                "delete the pool in Azure, align the spec, or choose another spec.poolName",
+            )
+        diffs = []
     if diffs:
         return stall(
             Reason.INVALID_SPEC,
