@@ -478,7 +478,7 @@ def test_a_foreign_pool_that_differs_is_never_adopted_or_changed() -> None:
     stalled = whole(s, foreign)
     assert isinstance(stalled.action, Stall)
     assert stalled.action.reason is Reason.INVALID_SPEC
-    assert "differs from the spec in startTask" in stalled.action.message
+    assert "differs from the spec: also startTask" in stalled.action.message
     foreign["properties"]["startTask"] = {"commandLine": "x"}
     assert isinstance(whole(s, foreign).action, AdoptPool)
 

@@ -271,11 +271,15 @@ def _plan_pool(
     else:
         found = pool_update.adoption_differences(config, pool)
         if found:
+            detailed = immutable_differences(spec, image.image_id, pool)
+            shown = {"vmSize", "nodeAgentSkuId", "image"}
+            others = [name for name in found if name not in shown]
+            what = "; ".join([*detailed, *([f"also {pool_update.named(others)}"] if others else [])])
             return stall(
                 Reason.INVALID_SPEC,
-                f"existing pool {pool_id} was not created by this object and differs from the spec in "
-                f"{pool_update.named(found)}; it is adopted only when its whole configuration matches: "
-                "delete the pool in Azure, align the spec, or choose another spec.poolName",
+                f"existing pool {pool_id} was not created by this object and differs from the spec: "
+                f"{what}; it is adopted only when its whole configuration matches: delete the pool in "
+                "Azure, align the spec, or choose another spec.poolName",
             )
         diffs = []
     if diffs:
