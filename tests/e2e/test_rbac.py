@@ -159,6 +159,7 @@ EXPECTED_GRANTS = {
     ("", "events", "create"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
+    ("", "secrets", "get"),  # BatchPool secretRefs
 }
 
 

@@ -528,3 +528,18 @@ def test_security_profile_must_fit_the_image(
 def test_gallery_definition_of_a_version() -> None:
     assert pool_config.gallery_definition_id(IMAGE) == IMAGE.rsplit("/versions/", 1)[0]
     assert pool_config.gallery_definition_id(f"{SUB}/providers/Microsoft.Compute/images/x") is None
+
+
+def test_create_body_always_carries_the_resolved_image() -> None:
+    from azbatch_operator.reconcile.plan import CreatePool
+    from azbatch_operator.reconcile.pool_plan import AccountInfo, ResolvedImage, plan_pool
+
+    s = spec(startTask={"commandLine": "x"})
+    config = pool_update.DesiredConfig.build(META, s, None)  # built before the image was resolved
+    account = AccountInfo(ACCOUNT_ID, "westeurope", "BatchService")
+    image = ResolvedImage(IMAGE, target_regions=("westeurope",))
+    result = plan_pool(META, s, {}, image, account, None, None, NOW, SETTINGS, config=config)
+    assert isinstance(result.action, CreatePool)
+    vmc = result.action.params["properties"]["deploymentConfiguration"]["virtualMachineConfiguration"]
+    assert vmc["imageReference"] == {"id": IMAGE}
+    assert result.action.params["properties"]["startTask"] == {"commandLine": "x"}

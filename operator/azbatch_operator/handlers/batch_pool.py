@@ -191,16 +191,20 @@ async def security_preflight(spec: BatchPoolSpec, image_id: str) -> str | None:
     return pool_config.security_problem(spec, image_id, found)
 
 
-async def desired_config(
-    meta: names.ObjectMeta, spec: BatchPoolSpec, image_id: str | None, now: datetime
-) -> tuple[pool_update.DesiredConfig | None, Plan | None]:
-    """(the desired pool, None), or (None, a Stall plan) when a referenced Secret is missing or
-    unusable: nothing is sent to Azure until it is fixed.  Messages name Secrets, never values."""
+async def secret_values(
+    meta: names.ObjectMeta, spec: BatchPoolSpec, now: datetime
+) -> tuple[pool_config.SecretValues | None, Plan | None]:
+    """(the referenced Secret values, None), or (None, a Stall plan) when a referenced Secret is
+    missing or unusable: nothing is sent to Azure until it is fixed.  Messages name Secrets, never
+    values."""
     settings = runtime.get().settings
     gen = meta.generation
     try:
         values = await secrets.read(meta.namespace, pool_config.secret_refs(spec))
-        return pool_update.DesiredConfig.build(meta, spec, image_id, values), None
+        # Resolve once with no image, so an unusable value (protectedSettings that are no JSON
+        # object) is reported here too.
+        pool_config.desired_pool(meta, spec, None, values)
+        return values, None
     except pool_config.MissingSecret as exc:
         message = (
             f"{exc} in namespace {meta.namespace}: create it (or fix the secretRef); the pool is "
@@ -239,10 +243,9 @@ async def reconcile_once(
         return None
     try:
         pool_id = pool_plan.pool_resource_id(meta, spec)
-        # --- pool configuration (issue 12): the spec's Secrets, then the whole desired pool
-        # (before any Azure read: a missing Secret costs no ARM call).
-        resolved = resolve_image(meta.namespace, spec, images).image_id
-        config, blocked = await desired_config(meta, spec, resolved, now)
+        # --- pool configuration (issue 12): the spec's Secrets first (before any Azure read: a
+        # missing Secret costs no ARM call), the whole desired pool once the image is resolved.
+        values, blocked = await secret_values(meta, spec, now)
         if blocked is not None:
             await report.publish(PLURAL, body, blocked.conditions, blocked.status)
             return blocked.requeue_after
@@ -263,6 +266,7 @@ async def reconcile_once(
         verdict = image_limit_verdict(
             f"{meta.namespace}/{meta.name}", meta.namespace, spec, image.image_id, claims, images
         )
+        config = pool_update.DesiredConfig.build(meta, spec, image.image_id, values)
         plan = pool_plan.plan_pool(
             meta, spec, status, image, account, pool, verdict, now, rt.settings, config=config
         )

@@ -395,7 +395,15 @@ def _plan_create(
     cond = conditions.progressing(gen, now, Reason.CREATING, f"creating pool {pool_id}{again}")
     params = create_params(meta, spec, image.image_id)
     if config is not None:  # --- pool configuration (issue 12): the whole pool in one PUT.
-        params = {**config.body, "properties": {**params["properties"], **config.body["properties"]}}
+        props = {**params["properties"], **config.body["properties"]}
+        vmc_key = ("deploymentConfiguration", "virtualMachineConfiguration")
+        props[vmc_key[0]] = {
+            vmc_key[1]: {
+                **params["properties"][vmc_key[0]][vmc_key[1]],
+                **config.body["properties"][vmc_key[0]][vmc_key[1]],
+            }
+        }
+        params = {**config.body, "properties": props}
         extra["secretVersions"] = dict(config.secret_versions)
     return Plan(
         CreatePool(pool_id, params),
