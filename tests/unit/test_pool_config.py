@@ -543,3 +543,17 @@ def test_create_body_always_carries_the_resolved_image() -> None:
     vmc = result.action.params["properties"]["deploymentConfiguration"]["virtualMachineConfiguration"]
     assert vmc["imageReference"] == {"id": IMAGE}
     assert result.action.params["properties"]["startTask"] == {"commandLine": "x"}
+
+
+def test_a_pool_found_again_after_a_crash_is_not_taken_for_a_rotation() -> None:
+    """The PUT went out with the current Secrets, the status write did not: adopting records the
+    versions, so the next pass does not re-send (or stall on) the secret-bearing fields."""
+    from azbatch_operator.reconcile.plan import AdoptPool
+
+    s = spec(userAccounts=[{"name": "u", "password": ref("users", "u")}])
+    actual = azure_view(pool_config.desired_pool(META, s, IMAGE, all_values(s)), nodes=2)
+    adopted = whole(s, actual)
+    assert isinstance(adopted.action, AdoptPool)
+    assert adopted.status["secretVersions"] == {"users/u": "1"}
+    after = whole(s, actual, {"poolId": POOL_ID, "secretVersions": adopted.status["secretVersions"]})
+    assert not isinstance(after.action, (UpdatePool, Stall))

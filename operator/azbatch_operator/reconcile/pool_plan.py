@@ -289,12 +289,18 @@ def _plan_pool(
             f"{'; '.join(diffs)}; delete the pool in Azure or choose another spec.poolName",
         )
     if not arm_ids.same(status.get("poolId"), pool_id):
+        # --- pool configuration (issue 12): Batch never returns secrets, so an adopted pool (or
+        # ours, found again after a crash before its status write) is taken to hold the current
+        # Secret versions; a rotation after this is sent as usual.
+        secret_versions = {} if config is None else {"secretVersions": dict(config.secret_versions)}
+        matched = "immutable properties match" if config is None else "configuration matches"
         return progressing(
             AdoptPool(pool_id),
             Reason.ADOPTED,
-            f"adopted existing pool {pool_id} (its immutable properties match the spec)",
+            f"adopted existing pool {pool_id} (its {matched} the spec)",
             polling.fast(settings),
             poolId=pool_id,
+            **secret_versions,
         )
     base["poolId"] = pool_id
     # --- pool configuration (issue 12): PATCH what differs before any scale decision.
