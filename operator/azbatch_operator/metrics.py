@@ -8,6 +8,7 @@ counted as the separate requests they are; a request that got no response at all
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
@@ -41,6 +42,29 @@ POOL_RESIZE_ATTEMPTS = Gauge(
     "Resize attempts towards the current target (status.resizeAttempts).",
     ["namespace", "name"],
 )
+POOL_NODE_STATES = Gauge(
+    "azbatch_pool_node_states",
+    "Nodes of a BatchPool by kind (dedicated / lowPriority) and Batch node state (status.nodeCounts).",
+    ["namespace", "name", "kind", "state"],
+)
+DATA_PLANE_REQUESTS = Counter(
+    "azbatch_batch_data_plane_requests_total",
+    "HTTP requests to the Batch data plane (account endpoints) by operation and status code.",
+    ["operation", "status"],
+)
+OBJECT_CONDITION = Gauge(
+    "azbatch_object_condition",
+    "Ready / Reconciling / Stalled of each object: 1 while the condition is True, else 0; reason as a label.",
+    ["kind", "namespace", "name", "type", "reason"],
+)
+LEADER = Gauge(
+    "azbatch_leader",
+    "1 while this replica may reconcile (it holds the leader Lease, or leader election is off), else 0.",
+)
+
+#: The condition types exported per object, and the reason each series was last set with.
+CONDITION_TYPES = ("Ready", "Reconciling", "Stalled")
+_condition_reasons: dict[tuple[str, str, str, str], str] = {}
 
 
 def operation_of(method: str, path: str) -> str:
@@ -69,6 +93,22 @@ def observe_response(response: Any) -> None:
         AZURE_THROTTLED.labels(operation).inc()
 
 
+def observe_data_plane_response(response: Any) -> None:
+    """Like :func:`observe_response`, for the data plane: ``GET pools/nodes``, ``GET nodecounts``."""
+    request = response.http_request
+    parts = [p for p in request.url.split("?", 1)[0].split("://", 1)[-1].split("/")[1:] if p]
+    lowered = [p.lower() for p in parts]
+    start = next((i for i, p in enumerate(lowered) if p in ("pools", "nodecounts")), len(parts))
+    operation = f"{request.method} {'/'.join(parts[start:][::2])}"
+    DATA_PLANE_REQUESTS.labels(operation, str(response.http_response.status_code)).inc()
+
+
+def set_node_states(namespace: str, name: str, counts: dict[str, Any]) -> None:
+    for kind in ("dedicated", "lowPriority"):
+        for state, value in (counts.get(kind) or {}).items():
+            POOL_NODE_STATES.labels(namespace, name, kind, state).set(float(value))
+
+
 def observe_no_response(operation: str) -> None:
     AZURE_REQUESTS.labels(operation, "none").inc()
 
@@ -84,6 +124,35 @@ def set_pool(namespace: str, name: str, status: dict[str, Any]) -> None:
         POOL_RESIZE_ATTEMPTS.labels(namespace, name).set(float(status["resizeAttempts"]))
 
 
+def set_conditions(kind: str, namespace: str, name: str, conditions: Iterable[Mapping[str, Any]]) -> None:
+    """One series per object and condition type; a new reason replaces the old series."""
+    for cond in conditions:
+        type_ = cond.get("type")
+        if type_ not in CONDITION_TYPES:
+            continue
+        key = (kind, namespace, name, str(type_))
+        reason = str(cond.get("reason") or "")
+        old = _condition_reasons.get(key)
+        if old is not None and old != reason:
+            with contextlib.suppress(KeyError):
+                OBJECT_CONDITION.remove(*key, old)
+        _condition_reasons[key] = reason
+        OBJECT_CONDITION.labels(*key, reason).set(1.0 if cond.get("status") == "True" else 0.0)
+
+
+def forget_object(kind: str, namespace: str, name: str) -> None:
+    for type_ in CONDITION_TYPES:
+        reason = _condition_reasons.pop((kind, namespace, name, type_), None)
+        if reason is not None:
+            with contextlib.suppress(KeyError):
+                OBJECT_CONDITION.remove(kind, namespace, name, type_, reason)
+
+
+def track_leadership(is_leading: Callable[[], bool]) -> None:
+    """`azbatch_leader` reads `is_leading` at every scrape (no bookkeeping in the elector)."""
+    LEADER.set_function(lambda: 1.0 if is_leading() else 0.0)
+
+
 def forget_pool(namespace: str, name: str) -> None:
     for kind in ("dedicated", "lowPriority"):
         for state in ("current", "target"):
@@ -91,6 +160,11 @@ def forget_pool(namespace: str, name: str) -> None:
                 POOL_NODES.remove(namespace, name, kind, state)
     with contextlib.suppress(KeyError):
         POOL_RESIZE_ATTEMPTS.remove(namespace, name)
+    for labels in list(POOL_NODE_STATES._metrics):
+        if labels[:2] == (namespace, name):
+            with contextlib.suppress(KeyError):
+                POOL_NODE_STATES.remove(*labels)
+    forget_object("batchpools", namespace, name)
 
 
 def serve(port: int) -> None:

@@ -53,6 +53,25 @@ class Settings:
     leader_election_namespace: str = ""
     #: A leader that has not renewed for this long is replaced; takeover takes about this long.
     leader_lease_seconds: float = 15.0
+    # --- Node health from the Batch data plane (docs/operations.md "Node health") ---
+    #: Read node counts and node errors from the Batch data plane, and send retry resizes there.
+    data_plane: bool = True
+    #: Node counts reused for this long: one Account_ListPoolNodeCounts per account serves every
+    #: pool polling within it.  0 = four fast polls (a minute with the defaults, well below how fast
+    #: a node problem needs an answer; seconds where polling was made fast, as in tests).
+    node_counts_max_age_seconds: float = 0.0
+    #: One failed start task is enough: start tasks run the same commands on every node, so each
+    #: further node would fail (and be paid for) the same way.
+    start_task_failed_nodes: int = 1
+    #: Unusable nodes also have causes of their own (a host fault), so a few in a large pool are
+    #: routine: unhealthy at this many, or at this fraction of the pool's nodes if that is more.
+    unusable_nodes: int = 1
+    unusable_nodes_fraction: float = 0.05
+
+    @property
+    def node_counts_age(self) -> float:
+        """AZBATCH_NODE_COUNTS_MAX_AGE_SECONDS, or four fast polls when it is 0 (the default)."""
+        return self.node_counts_max_age_seconds or 4 * self.poll_fast_seconds
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -97,6 +116,17 @@ class Settings:
             raise SettingsError(f"AZBATCH_LEADER_LEASE_SECONDS must be >= 2, got {self.leader_lease_seconds}")
         if self.create_grace_seconds < 0:
             raise SettingsError(f"AZBATCH_CREATE_GRACE_SECONDS must be >= 0, got {self.create_grace_seconds}")
+        if self.node_counts_max_age_seconds < 0:
+            raise SettingsError(
+                f"AZBATCH_NODE_COUNTS_MAX_AGE_SECONDS must be >= 0, got {self.node_counts_max_age_seconds}"
+            )
+        for name in ("start_task_failed_nodes", "unusable_nodes"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"AZBATCH_{name.upper()} must be > 0, got {getattr(self, name)}")
+        if not 0 <= self.unusable_nodes_fraction <= 1:
+            raise SettingsError(
+                f"AZBATCH_UNUSABLE_NODES_FRACTION must be in [0, 1], got {self.unusable_nodes_fraction}"
+            )
         if not 0 <= self.jitter_fraction < 1:
             raise SettingsError(f"AZBATCH_JITTER_FRACTION must be in [0, 1), got {self.jitter_fraction}")
         if self.poll_fast_seconds > self.poll_slow_seconds:

@@ -85,6 +85,18 @@ class AdminClient:
         result: JSON = self._call("DELETE", "/_sim/resources", query={"id": rid})
         return result
 
+    def set_nodes(self, pool_id: str, state: str, count: int, **extra: Any) -> JSON:
+        """Put ``count`` nodes of a pool into a Batch node state (``code``, ``message``, ``exitCode``)."""
+        result: JSON = self._call(
+            "POST", "/_sim/nodes", {"poolId": pool_id, "state": state, "count": count, **extra}
+        )
+        return result
+
+    def nodes(self, pool_id: str) -> JSON:
+        """``{nodeCounts, special}``: the data plane's node counts of a pool and its non-idle nodes."""
+        result: JSON = self._call("GET", "/_sim/nodes", query={"poolId": pool_id})
+        return result
+
     def patch_resource(self, rid: str, properties: JSON, tags: dict[str, str] | None = None) -> JSON:
         body: JSON = {"properties": properties}
         if tags is not None:

@@ -15,13 +15,20 @@ from azuresim.errors import JSON, deep_merge, json_response
 from azuresim.faults import Faults
 from azuresim.world import World, parse_id
 
+RECENT_WINDOW = 1000
+
 
 class RequestStats:
-    """Counts of ARM/Entra requests by operation, method, status and principal."""
+    """Counts of ARM/Entra requests by operation, method, status and principal.
+
+    The counts are exact however many requests ran (one counter per key, never evicted), so a test
+    asserting "0 writes" cannot pass because old entries fell out; only the `recent` list (the last
+    `RECENT_WINDOW` requests, for reading what happened) is a window.
+    """
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str, int, str]] = Counter()
-        self.recent: deque[JSON] = deque(maxlen=1000)
+        self.recent: deque[JSON] = deque(maxlen=RECENT_WINDOW)
 
     def record(self, operation: str, method: str, status: int, principal: str, path: str, ts: float) -> None:
         self.counts[(operation, method, status, principal)] += 1
@@ -61,6 +68,7 @@ class RequestStats:
             "byStatus": dict(by_status),
             "byPrincipal": dict(by_principal),
             "entries": entries,
+            "recentWindow": RECENT_WINDOW,
             "recent": list(self.recent),
         }
 

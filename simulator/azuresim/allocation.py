@@ -135,8 +135,8 @@ def start_resize(
         "resizeTimeout": _iso_duration(timeout_s),
         "startTime": iso(now),
     }
-    if dealloc:
-        status["nodeDeallocationOption"] = dealloc
+    # Batch reports the option in force, Requeue when none was given (PoolCreate_Tags.json).
+    status["nodeDeallocationOption"] = dealloc or "Requeue"
     a["status"] = status
     a["state"] = "Resizing"
     a["transition"] = now
@@ -153,7 +153,21 @@ def start_resize(
         and (image is None or image.properties.get("provisioningState") == "Deleting")
     )
     grows = tgt_ded > from_ded or tgt_low > from_low
+    failure: JSON | None = None
     if image_gone and grows:
+        failure = _error(
+            "AllocationFailed",
+            f"Allocation failed because the image '{image_id}' referenced by the pool no "
+            "longer exists or "
+            "the Batch service cannot access it. The image must exist for the whole life of the pool.",
+            [{"code": "Reason", "message": "ImageNotFound"}],
+        )
+    elif grows:
+        from azuresim import skus  # the SKU catalogue imports this module
+
+        acct = world.get(account_of(pool.id))
+        failure = skus.allocation_failure(world, pool, acct.location if acct else "", tgt_low > from_low)
+    if failure is not None:
         end = now + min(timeout_s, float(batch.get("imageFailureSeconds", 60)))
         a["resize"] = {
             "start": now,
@@ -162,13 +176,7 @@ def start_resize(
             "ach_ded": from_ded,
             "ach_low": from_low,
             "end": end,
-            "error": _error(
-                "AllocationFailed",
-                f"Allocation failed because the image '{image_id}' referenced by the pool no "
-                "longer exists or "
-                "the Batch service cannot access it. The image must exist for the whole life of the pool.",
-                [{"code": "Reason", "message": "ImageNotFound"}],
-            ),
+            "error": failure,
         }
         return
     ach_ded, ach_low = tgt_ded, tgt_low

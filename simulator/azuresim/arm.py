@@ -15,12 +15,23 @@ from aiohttp import web
 from azuresim.auth import Caller, Entra, TokenIssuer, authorize, bad_auth_scheme, missing_auth
 from azuresim.errors import JSON, OPERATION_KEY, PRINCIPAL_KEY, RATELIMIT_KEY, ArmError, json_response
 from azuresim.throttle import Throttler
-from azuresim.world import Operation, World
+from azuresim.world import Operation, World, region
 
-# api-versions accepted per resource-provider family. The last entry is what the installed SDKs send
-# (azure-mgmt-compute 39: 2026-04-01 / 2026-03-02 / 2026-03-03; azure-mgmt-batch 19: 2025-06-01).
+# api-versions each resource-provider family serves (the stable versions published in
+# azure-rest-api-specs: Compute/ComputeRP, Compute/DiskRP, Compute/GalleryRP and Microsoft.Batch
+# readme tags, plus the newer ones the installed SDKs send: azure-mgmt-compute 39 sends
+# 2026-04-01 / 2026-03-02 / 2026-03-03, azure-mgmt-batch 19 sends 2025-06-01). A world can replace a
+# family's list (`apiVersions: {batch: [...]}`) or withhold versions from a region
+# (`apiVersions: {notServedIn: {westeurope: {batch: [2025-06-01]}}}`), as ARM does while a new
+# version rolls out region by region.
 API_VERSIONS: dict[str, tuple[str, ...]] = {
     "compute": (
+        "2020-06-01",
+        "2020-12-01",
+        "2021-03-01",
+        "2021-04-01",
+        "2021-07-01",
+        "2021-11-01",
         "2022-03-01",
         "2022-08-01",
         "2022-11-01",
@@ -35,6 +46,11 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
         "2026-04-01",
     ),
     "disk": (
+        "2020-09-30",
+        "2020-12-01",
+        "2021-04-01",
+        "2021-08-01",
+        "2021-12-01",
         "2022-03-02",
         "2022-07-02",
         "2023-01-02",
@@ -46,6 +62,10 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
         "2026-03-02",
     ),
     "gallery": (
+        "2020-09-30",
+        "2021-07-01",
+        "2021-10-01",
+        "2022-01-03",
         "2022-03-03",
         "2022-08-03",
         "2023-07-03",
@@ -54,6 +74,20 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
         "2026-03-03",
     ),
     "batch": (
+        "2015-12-01",
+        "2017-01-01",
+        "2017-05-01",
+        "2017-09-01",
+        "2018-12-01",
+        "2019-04-01",
+        "2019-08-01",
+        "2020-03-01",
+        "2020-05-01",
+        "2020-09-01",
+        "2021-01-01",
+        "2021-06-01",
+        "2022-01-01",
+        "2022-06-01",
         "2022-10-01",
         "2023-05-01",
         "2023-11-01",
@@ -190,6 +224,33 @@ class Arm:
                 return route, m.groupdict(), True
         return None, {}, path_known
 
+    def check_api_version(self, route: Route, params: dict[str, str], path: str, api_version: str) -> None:
+        """ARM's answers: a malformed version is 400 InvalidApiVersionParameter; a well-formed one the
+        provider does not serve for this type in this region is 400 NoRegisteredProviderFound, with
+        the versions and locations it does serve (the message ARM sends while a version rolls out)."""
+        if not _API_VERSION_RE.match(api_version):
+            raise ArmError(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{api_version}' is invalid. The supported versions are "
+                f"'{','.join(reversed(API_VERSIONS[route.family]))}'.",
+            )
+        location = request_location(self.world, params, path)
+        served = served_versions(self.world, route.family, location)
+        if api_version in served:
+            return
+        rtype = "/".join(route.action.split("/")[1:-1])
+        locations = sorted(
+            {g.location for s in self.world.subscriptions.values() for g in s.resource_groups.values()}
+        )
+        raise ArmError(
+            400,
+            "NoRegisteredProviderFound",
+            f"No registered resource provider found for location '{location}' and API version "
+            f"'{api_version}' for type '{rtype}'. The supported api-versions are "
+            f"'{', '.join(reversed(served))}'. The supported locations are '{', '.join(locations)}'.",
+        )
+
     def authenticate(self, request: web.Request) -> Caller:
         header = request.headers.get("Authorization")
         if not header:
@@ -265,14 +326,7 @@ class Arm:
                 f"The resource type could not be found for the path '{path}' and api version "
                 f"'{api_version}'.",
             )
-        supported = API_VERSIONS[route.family]
-        if api_version not in supported or not _API_VERSION_RE.match(api_version):
-            raise ArmError(
-                400,
-                "InvalidApiVersionParameter",
-                f"The api-version '{api_version}' is invalid. The supported versions are "
-                f"'{','.join(reversed(supported))}'.",
-            )
+        self.check_api_version(route, params, path, api_version)
         if route.rbac:
             segments = path.rstrip("/").split("/")
             scope = (
@@ -290,6 +344,33 @@ class Arm:
         for k, v in ctx.extra_headers.items():
             response.headers[k] = v
         return response
+
+
+def served_versions(world: World, family: str, location: str) -> tuple[str, ...]:
+    """The api-versions `family` serves in `location` (the world may narrow both)."""
+    cfg = world.cfg("apiVersions")
+    listed = cfg.get(family)
+    versions = tuple(str(v) for v in listed) if isinstance(listed, list) else API_VERSIONS[family]
+    not_served = (cfg.get("notServedIn") or {}).get(location) or {}
+    withheld = {str(v) for v in not_served.get(family) or []} if isinstance(not_served, dict) else set()
+    return tuple(v for v in versions if v not in withheld)
+
+
+def request_location(world: World, params: dict[str, str], path: str) -> str:
+    """The region ARM routes a request to: the resource's (or its nearest parent's), else the
+    resource group's, else the `locations/{l}` segment."""
+    if params.get("loc"):
+        return region(params["loc"])
+    parts = path.rstrip("/").split("/")
+    for end in range(len(parts), 4, -1):
+        res = world.get("/".join(parts[:end]))
+        if res is not None and res.location:
+            return res.location
+    if params.get("sub") and params.get("rg"):
+        rg = world.resource_group(params["sub"], params["rg"])
+        if rg is not None:
+            return rg.location
+    return ""
 
 
 def _sub_of(path: str) -> str | None:

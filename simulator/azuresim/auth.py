@@ -25,6 +25,8 @@ ARM_AUDIENCES = (
     "https://management.core.windows.net",
 )
 FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+#: The Batch data plane's resource (azuresim.dataplane); ARM itself refuses tokens for it.
+BATCH_AUDIENCES = ("https://batch.core.windows.net/", "https://batch.core.windows.net")
 TOKEN_LIFETIME = 3600
 
 
@@ -344,7 +346,7 @@ class Entra:
                 "have a scope "
                 "value with /.default suffixed to the resource identifier (application ID URI).",
             )
-        if audience not in self.allowed_audiences():
+        if audience not in self.allowed_audiences() and audience not in BATCH_AUDIENCES:
             return _entra_error(
                 400,
                 "invalid_resource",
@@ -414,6 +416,11 @@ ROLE_ALLOWS = {
     "owner": {"read", "write", "delete", "action"},
     "contributor": {"read", "write", "delete", "action"},
     "reader": {"read"},
+    # Batch's built-in roles (learn.microsoft.com/azure/batch/batch-role-based-access-control),
+    # which also govern the data plane's pool and node operations.
+    "azure batch account contributor": {"read", "write", "delete", "action"},
+    "azure batch data contributor": {"read", "write", "delete", "action"},
+    "azure batch account reader": {"read"},
 }
 
 

@@ -10,9 +10,9 @@ import uuid
 
 from aiohttp import web
 
-from azuresim import allocation, pool_properties
+from azuresim import allocation, formula, pool_properties, skus
 from azuresim.allocation import T_ACCOUNT, T_POOL, refresh_pool, start_resize, stop_resize
-from azuresim.arm import RG, Arm, Ctx, listing, ok
+from azuresim.arm import RG, SUB, Arm, Ctx, listing, ok
 from azuresim.clock import iso, parse_duration
 from azuresim.errors import JSON, ArmError, not_found
 from azuresim.world import Operation, Resource, ResourceGroup, World, region
@@ -23,6 +23,9 @@ POOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # validation of every property: azuresim/pool_properties.py.
 IMMUTABLE = pool_properties.EMPTY_POOL
 UPDATABLE = tuple(sorted(pool_properties.UPDATABLE))
+# Pool properties that api-version 2025-06-01 removed (certificates retired in 2024, node
+# communication mode and resourceTags dropped from the model): never stored, never returned.
+REMOVED = ("certificates", "resourceTags", "targetNodeCommunicationMode", "currentNodeCommunicationMode")
 _etag_seq = itertools.count(1)
 
 
@@ -168,35 +171,46 @@ def _pool_or_404(ctx: Ctx) -> Resource:
     _account(ctx)
     res = ctx.world.get(_pool_id(ctx))
     if res is None:
-        raise not_found(T_POOL, f"{ctx.params['account']}/{ctx.params['pool']}", ctx.params["rg"])
+        raise _batch_error(404, "PoolNotFound", "The specified pool does not exist.")
     return res
+
+
+def _batch_error(status: int, code: str, message: str) -> ArmError:
+    """An error as the Batch RP words it: message, RequestId and Time lines, target BatchAccount."""
+    return ArmError(
+        status, code, f"{message}\nRequestId:{uuid.uuid4()}\nTime:{iso(time.time())}", target="BatchAccount"
+    )
 
 
 def _pool_response(ctx: Ctx, res: Resource, status: int = 200) -> web.Response:
     return ok(ctx.world.view(res), status=status, headers={"ETag": res.etag or ""})
 
 
-def _check_if_match(ctx: Ctx, res: Resource | None) -> None:
+def _check_if_match(ctx: Ctx, res: Resource | None, if_none_match: bool = False) -> None:
+    """Batch's conditional headers (Pool_Create / Pool_Update / Pool_Delete in 2025-06-01).
+
+    If-Match: "*" applies only to an existing pool, an ETag only to that version of it.
+    If-None-Match (Pool_Create only): "*" allows creating a new pool but not updating an existing
+    one; the spec says other values are ignored.
+    """
     if_match = ctx.request.headers.get("If-Match")
-    if_none = ctx.request.headers.get("If-None-Match")
-    unmet = ArmError(
+    unmet = _batch_error(
         412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met."
     )
     if if_match is not None and (res is None or if_match.strip() not in ("*", res.etag)):
         raise unmet
-    if if_none is not None and res is not None and (if_none.strip() == "*" or if_none.strip() == res.etag):
+    if_none = ctx.request.headers.get("If-None-Match") if if_none_match else None
+    if if_none is not None and res is not None and if_none.strip() == "*":
         raise unmet
 
 
 def _new_pool(world: World, pid: str, name: str, body: JSON) -> Resource:
     props_in: JSON = body.get("properties") or {}
     now = world.clock.now()
-    props = copy.deepcopy(props_in)
+    props = {k: copy.deepcopy(v) for k, v in props_in.items() if k not in REMOVED}
     props.setdefault("interNodeCommunication", "Disabled")
     props.setdefault("taskSlotsPerNode", 1)
     props.setdefault("taskSchedulingPolicy", {"nodeFillType": "Spread"})
-    props.setdefault("targetNodeCommunicationMode", "Default")
-    props.setdefault("currentNodeCommunicationMode", "Simplified")
     props.setdefault(
         "scaleSettings", {"fixedScale": {"targetDedicatedNodes": 0, "targetLowPriorityNodes": 0}}
     )
@@ -205,6 +219,8 @@ def _new_pool(world: World, pid: str, name: str, body: JSON) -> Resource:
         fixed.setdefault("targetDedicatedNodes", 0)
         fixed.setdefault("targetLowPriorityNodes", 0)
         fixed.setdefault("resizeTimeout", "PT15M")
+    if props["scaleSettings"].get("autoScale") is not None:
+        props["scaleSettings"]["autoScale"].setdefault("evaluationInterval", "PT15M")
     props.update(
         {
             "creationTime": iso(now),
@@ -267,19 +283,13 @@ def _validate_scale(scale: JSON) -> None:
                     f"The value of {key} must be a non-negative integer.",
                     f"scaleSettings.fixedScale.{key}",
                 )
-        try:
-            secs = parse_duration(fixed.get("resizeTimeout"), 900.0)
-        except ValueError as exc:
-            raise _prop_error(
-                400, "InvalidPropertyValue", str(exc), "scaleSettings.fixedScale.resizeTimeout"
-            ) from exc
-        if secs < 300:
-            raise _prop_error(
-                400,
-                "InvalidPropertyValue",
-                "The resizeTimeout must be at least 5 minutes.",
-                "scaleSettings.fixedScale.resizeTimeout",
-            )
+        _check_duration(
+            fixed.get("resizeTimeout"),
+            "scaleSettings.fixedScale.resizeTimeout",
+            300,
+            None,
+            "The resizeTimeout must be at least 5 minutes.",
+        )
     auto = scale.get("autoScale")
     if auto is not None and not auto.get("formula"):
         raise _prop_error(
@@ -288,6 +298,28 @@ def _validate_scale(scale: JSON) -> None:
             "The autoScale formula is required.",
             "scaleSettings.autoScale.formula",
         )
+    if auto is not None:
+        try:
+            formula.validate(str(auto["formula"]))
+        except formula.FormulaError as exc:
+            raise _prop_error(400, exc.code, str(exc), "scaleSettings.autoScale.formula") from exc
+        _check_duration(
+            auto.get("evaluationInterval"),
+            "scaleSettings.autoScale.evaluationInterval",
+            300,
+            168 * 3600,
+            "The evaluationInterval must be between 5 minutes and 168 hours.",
+        )
+
+
+def _check_duration(value: object, path: str, low: float, high: float | None, message: str) -> None:
+    """An ISO 8601 duration property within [low, high] seconds (default PT15M when absent)."""
+    try:
+        secs = parse_duration(None if value is None else str(value), 900.0)
+    except ValueError as exc:
+        raise _prop_error(400, "InvalidPropertyValue", str(exc), path) from exc
+    if secs < low or (high is not None and secs > high):
+        raise _prop_error(400, "InvalidPropertyValue", message, path)
 
 
 def _validate_image(ctx: Ctx, account: Resource, image_id: str) -> None:
@@ -344,7 +376,7 @@ async def pools_put(ctx: Ctx) -> web.StreamResponse:
     account = _account(ctx)
     pid = _pool_id(ctx)
     existing = ctx.world.get(pid)
-    _check_if_match(ctx, existing)
+    _check_if_match(ctx, existing, if_none_match=True)
     body = await ctx.body()
     props_in: JSON = body.get("properties") or {}
     if existing is not None:
@@ -395,6 +427,15 @@ async def pools_put(ctx: Ctx) -> web.StreamResponse:
             "A required property was not specified in the request body.",
             "deploymentConfiguration.virtualMachineConfiguration.imageReference",
         )
+    if skus.find(ctx.world, account.location, str(props_in["vmSize"])) is None:
+        raise _prop_error(
+            400,
+            "InvalidPropertyValue",
+            "The value provided for one of the properties in the request body is invalid.",
+            "vmSize",
+            reason=f"The VM size '{props_in['vmSize']}' is not supported by Batch in region "
+            f"'{account.location}' (see Location_ListSupportedVirtualMachineSkus).",
+        )
     if ref.get("id"):
         _validate_image(ctx, account, str(ref["id"]))
     _validate_scale(props_in.get("scaleSettings") or {})
@@ -435,21 +476,18 @@ async def _apply_update(
         )
         # a fixedScale in the request is a resize request: it starts a new resize when the values changed
         # or when the pool is below/above them (e.g. after AllocationTimedOut): "resize again".
-        if scale != res.properties.get("scaleSettings") or behind:
+        repeat_starts = bool(world.cfg("batch").get("identicalScalePatchStartsResize", True))
+        if scale != res.properties.get("scaleSettings") or (behind and repeat_starts):
             if res.properties.get("allocationState") != "Steady" and scale.get("fixedScale") is not None:
-                raise ArmError(
-                    409,
-                    "PoolNotSteady",
-                    "The specified pool is not in a steady allocation state "
-                    f"({res.properties.get('allocationState')}); stop the resize or wait for it to "
-                    "complete before changing the target node counts.",
-                )
+                raise _batch_error(409, "PoolBeingResized", "The specified pool is being resized.")
             new_scale = copy.deepcopy(scale)
             fixed = new_scale.get("fixedScale")
             if fixed is not None:
                 fixed.setdefault("targetDedicatedNodes", 0)
                 fixed.setdefault("targetLowPriorityNodes", 0)
                 fixed.setdefault("resizeTimeout", "PT15M")
+            if new_scale.get("autoScale") is not None:
+                new_scale["autoScale"].setdefault("evaluationInterval", "PT15M")
             res.properties["scaleSettings"] = new_scale
             rescale = True
     pool_properties.apply(res, props_in, body, replace=replace)
@@ -514,9 +552,13 @@ async def pools_delete(ctx: Ctx) -> web.StreamResponse:
         res.state["alloc"]["resize"] = None
         res.state["alloc"]["state"] = "Stopping" if nodes else "Steady"
         res.etag = new_etag()
-        op = world.start_operation(res.id, "delete", secs, account.location, "Microsoft.Batch", _pool_deleted)
+        op_id = f"delete-{res.name}-{uuid.uuid4().hex[:15].upper()}"
+        op = world.start_operation(
+            res.id, "delete", secs, account.location, "Microsoft.Batch", _pool_deleted, op_id=op_id
+        )
         res.state["delete_op"] = op.id
-    url = f"{ctx.base_url}{account.id}/operationResults/{op.id}?api-version={ctx.api_version}"
+    # As PoolDelete.json: 202 + Location .../poolOperationResults/delete-<pool>-<hex> + Retry-After.
+    url = f"{ctx.base_url}{account.id}/poolOperationResults/{op.id}?api-version={ctx.api_version}"
     headers = {"Location": url}
     ra = ctx.retry_after(op.done_at - world.clock.now())
     if ra:
@@ -569,7 +611,22 @@ async def pools_disable_autoscale(ctx: Ctx) -> web.StreamResponse:
     return _pool_response(ctx, res)
 
 
+async def location_skus(ctx: Ctx) -> web.StreamResponse:
+    return listing(skus.listing(ctx.world, region(ctx.params["loc"])))
+
+
 def register(arm: Arm, world: World) -> None:
+    a0 = arm.add
+    a0(
+        "GET",
+        SUB + r"/providers/Microsoft.Batch/locations/(?P<loc>[^/]+)/virtualMachineSkus",
+        "Location_ListSupportedVirtualMachineSkus",
+        "read",
+        "Microsoft.Batch/locations/virtualMachineSkus/read",
+        "batch",
+        location_skus,
+        rbac=False,
+    )
     acct = RG + P + r"/(?P<account>[^/]+)"
     pool = acct + r"/pools/(?P<pool>[^/]+)"
     a = arm.add
@@ -636,7 +693,7 @@ def register(arm: Arm, world: World) -> None:
     )
     a(
         "GET",
-        acct + r"/operationResults/(?P<op>[^/]+)",
+        acct + r"/poolOperationResults/(?P<op>[^/]+)",
         "BatchOperationResults_Get",
         "read",
         "Microsoft.Batch/batchAccounts/operationResults/read",

@@ -39,6 +39,9 @@ class Fault:
     principal: str | None = None
     fired: int = 0
     extra: JSON = field(default_factory=dict)
+    #: `rate` draws from this rule's own generator; with a `seed` the same requests fire each run.
+    seed: int | None = None
+    rng: random.Random = field(default_factory=random.Random)
 
     def matches(self, method: str, path: str, principal: str | None) -> bool:
         if self.count is not None and self.fired >= self.count:
@@ -49,7 +52,7 @@ class Fault:
             return False
         if not self.path_regex.search(path):
             return False
-        return not (self.rate is not None and random.random() >= self.rate)
+        return not (self.rate is not None and self.rng.random() >= self.rate)
 
     def describe(self) -> JSON:
         return {
@@ -65,6 +68,7 @@ class Fault:
             "code": self.code,
             "principal": self.principal,
             "fired": self.fired,
+            "seed": self.seed,
         }
 
 
@@ -90,6 +94,9 @@ class Faults:
             message=spec.get("message"),
             principal=spec.get("principal"),
         )
+        if spec.get("seed") is not None:
+            fault.seed = int(spec["seed"])
+            fault.rng = random.Random(fault.seed)
         if fault.status is None and not fault.drop and not fault.delay_ms:
             raise ValueError("a fault needs status, delayMs or drop")
         self.rules.append(fault)

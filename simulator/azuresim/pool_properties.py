@@ -46,7 +46,6 @@ EMPTY_POOL = (
     "upgradePolicy",
     "displayName",
     "taskSchedulingPolicy",
-    "targetNodeCommunicationMode",
 )
 UPDATABLE = LIVE | frozenset(EMPTY_POOL)
 #: What a PUT that leaves a property out resets it to.
@@ -54,7 +53,6 @@ DEFAULTS: JSON = {
     "interNodeCommunication": "Disabled",
     "taskSlotsPerNode": 1,
     "taskSchedulingPolicy": {"nodeFillType": "Spread"},
-    "targetNodeCommunicationMode": "Default",
 }
 #: x-ms-secret leaves: accepted, stored, never returned.
 SECRET_FIELDS = frozenset({"password", "accountKey", "sasKey", "sshPrivateKey", "protectedSettings"})
@@ -63,8 +61,9 @@ _ARM = r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
 SUBNET_ID = re.compile(_ARM + r"Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$")
 PUBLIC_IP_ID = re.compile(_ARM + r"Microsoft\.Network/publicIPAddresses/[^/]+$")
 IDENTITY_ID = re.compile(_ARM + r"Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$")
+#: An application of a Batch account (the PoolUpdate_OtherProperties example nests it under a pool).
 APPLICATION_ID = re.compile(
-    _ARM + r"Microsoft\.Batch/batchAccounts/[^/]+/applications/[^/]+(/versions/[^/]+)?$"
+    _ARM + r"Microsoft\.Batch/batchAccounts/[^/]+(/pools/[^/]+)?/applications/[^/]+(/versions/[^/]+)?$"
 )
 TRUSTED_LAUNCH_FEATURES = {
     "trustedlaunch",
@@ -585,8 +584,6 @@ def validate(
         _vm_configuration(vm, ctx, windows)
     if "interNodeCommunication" in props:
         _enum(props, "interNodeCommunication", "", ("Enabled", "Disabled"))
-    if "targetNodeCommunicationMode" in props:
-        _enum(props, "targetNodeCommunicationMode", "", ("Default", "Classic", "Simplified"))
     if "taskSlotsPerNode" in props:
         from azuresim.allocation import vm_cores
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from azuresim import batch, compute
+from azuresim import batch, compute, dataplane
 from azuresim.adminapi import AdminApi, RequestStats
 from azuresim.arm import Arm
 from azuresim.auth import Entra, TokenIssuer, decode_unverified
@@ -81,6 +81,7 @@ class Simulator:
         self.admin.env_provider = self.env
         compute.register(self.arm, self.world)
         batch.register(self.arm, self.world)
+        self.dataplane = dataplane.DataPlane(self.world, self.issuer)
         if world:
             self.world.seed(world)
         self.tls: TLSFiles | None = None
@@ -93,6 +94,8 @@ class Simulator:
         for prefix in ("/subscriptions", "/providers"):
             app.router.add_route("*", prefix + "/{tail:.*}", self.arm.handle)
         app.add_routes(self.admin.routes())
+        app.add_routes(self.dataplane.admin_routes())
+        app.add_routes(self.dataplane.routes())
         app.add_routes(self.entra.routes())
         return app
 
@@ -175,6 +178,7 @@ class Simulator:
         self.url = f"https://{self.host}:{self.port}"
         self.entra.base_url = self.url
         self.arm.base_url = self.url
+        self.dataplane.base_url = self.url
         self._write_ready()
         return self.url
 

@@ -24,6 +24,10 @@ DEFAULT_CONFIG: JSON = {
         "deleteSeconds": 60,
         "stopResizeSeconds": 30,
         "imageFailureSeconds": 60,
+        # False: an ARM PATCH whose scaleSettings equal the pool's starts no resize (Batch does not
+        # document which it does); the data plane's Pool_Resize always starts one.
+        "identicalScalePatchStartsResize": True,
+        "removeNodesSeconds": 30,
     },
     "throttling": {
         "enabled": True,
@@ -51,6 +55,12 @@ _NAMESPACE = uuid.UUID("6f1f8e3c-3c55-4bb4-9a4b-8f0c2a6c0a11")
 def region(name: str | None) -> str:
     """'West Europe' -> 'westeurope' (ARM's canonical location form)."""
     return re.sub(r"\s+", "", (name or "")).lower()
+
+
+def key_of(rid: str) -> str:
+    """The lookup key of an ARM id. Azure's examples write ids both with and without the leading
+    slash (and ids are case-insensitive), so `subscriptions/x/...` and `/Subscriptions/X/...` match."""
+    return "/" + rid.strip().strip("/").lower()
 
 
 def stable_uuid(*parts: str) -> str:
@@ -118,6 +128,7 @@ class Operation:
     status: str = "InProgress"
     error: JSON | None = None
     on_done: Callable[[World, Operation], None] | None = None
+    failure: JSON | None = None  # the error the operation ends with (status Failed) when it is due
 
 
 @dataclass(frozen=True)
@@ -189,7 +200,7 @@ class World:
         return s.resource_groups.get(rg.lower()) if s else None
 
     def get(self, rid: str) -> Resource | None:
-        res = self.resources.get(rid.lower())
+        res = self.resources.get(key_of(rid))
         if res is not None:
             refresh = self.refreshers.get(res.type.lower())
             if refresh is not None:
@@ -197,21 +208,21 @@ class World:
         return res
 
     def exists(self, rid: str) -> bool:
-        return rid.lower() in self.resources
+        return key_of(rid) in self.resources
 
     def put(self, res: Resource) -> Resource:
-        self.resources[res.id.lower()] = res
+        self.resources[key_of(res.id)] = res
         return res
 
     def delete(self, rid: str) -> Resource | None:
-        res = self.resources.pop(rid.lower(), None)
-        prefix = rid.lower() + "/"
+        res = self.resources.pop(key_of(rid), None)
+        prefix = key_of(rid) + "/"
         for key in [k for k in self.resources if k.startswith(prefix)]:
             del self.resources[key]
         return res
 
     def children(self, parent_id: str, child_type: str) -> list[Resource]:
-        prefix = parent_id.lower() + "/"
+        prefix = key_of(parent_id) + "/"
         ct = child_type.lower()
         out = []
         for key, res in self.resources.items():
@@ -245,10 +256,13 @@ class World:
         location: str,
         namespace: str,
         on_done: Callable[[World, Operation], None] | None = None,
+        op_id: str | None = None,
+        error: JSON | None = None,
     ) -> Operation:
+        """Schedule an operation; with `error` it ends `Failed` with that ARM error body."""
         now = self.clock.now()
         op = Operation(
-            id=str(uuid.uuid4()),
+            id=op_id or str(uuid.uuid4()),
             resource_id=resource_id,
             kind=kind,
             start=now,
@@ -256,6 +270,7 @@ class World:
             location=location,
             namespace=namespace,
             on_done=on_done,
+            failure=error,
         )
         self.operations[op.id] = op
         heapq.heappush(self._due, (op.done_at, next(self._seq), op.id))
@@ -269,7 +284,8 @@ class World:
             op = self.operations.get(op_id)
             if op is None or op.status != "InProgress":
                 continue
-            op.status = "Succeeded"
+            op.status = "Failed" if op.failure is not None else "Succeeded"
+            op.error = op.failure
             if op.on_done is not None:
                 op.on_done(self, op)
         if len(self.operations) > 5000:
@@ -280,7 +296,7 @@ class World:
     # ---------------------------------------------------------------- seeding
     def seed(self, world: JSON) -> None:
         """Merge a world document (see docs/simulator.md) into the current state."""
-        for key in ("batch", "throttling", "compute", "lro"):
+        for key in ("batch", "throttling", "compute", "lro", "apiVersions"):
             if isinstance(world.get(key), dict):
                 self.config.setdefault(key, {})
                 deep_merge(self.config[key], copy.deepcopy(world[key]))

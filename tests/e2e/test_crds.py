@@ -465,6 +465,7 @@ def test_batchpool_printer_columns(kubectl: Kubectl, namespace: str) -> None:
             "currentDedicatedNodes": 4,
             "currentLowPriorityNodes": 0,
             "allocationState": "Steady",
+            "usableNodes": "3/4",
             "conditions": [READY],
         },
     )
@@ -478,9 +479,10 @@ def test_batchpool_printer_columns(kubectl: Kubectl, namespace: str) -> None:
         "ALLOCATION",
         "READY",
         "REASON",
+        "USABLE",
         "AGE",
     ]
-    assert row.split()[:7] == ["render", "Standard_D4s_v5", "4", "4", "Steady", "True", "Succeeded"]
+    assert row.split()[:8] == ["render", "Standard_D4s_v5", "4", "4", "Steady", "True", "Succeeded", "3/4"]
     wide = kubectl.run("get", "bp", "-n", namespace, "-o", "wide").stdout.splitlines()[0]
     assert "LOW PRIORITY" in wide
     assert "POOL ID" in wide

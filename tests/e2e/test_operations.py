@@ -124,6 +124,8 @@ def test_two_replicas_only_the_leader_acts_and_the_standby_takes_over_after_sigk
         "the standby called Azure"
     )
     assert "standing by" in standby.operator.log_file.read_text()
+    assert metric(scrape(leader.metrics_port), "azbatch_leader") == 1
+    assert metric(scrape(standby.metrics_port), "azbatch_leader") == 0
 
     killed_at = time.monotonic()
     leader.operator.kill()
@@ -143,6 +145,7 @@ def test_two_replicas_only_the_leader_acts_and_the_standby_takes_over_after_sigk
     wait_for(kubectl, "batchpool", ns, "pool", "{.status.currentDedicatedNodes}", "6", timeout=120)
     wait_condition(kubectl, "batchpool", ns, "pool", "Ready", timeout=60)
     assert metric(scrape(standby.metrics_port), "azbatch_azure_requests_total") > 0
+    assert metric(scrape(standby.metrics_port), "azbatch_leader") == 1
     pool_path = world.pool_id("pool").lower()
     puts = [
         r
@@ -193,6 +196,11 @@ def test_metrics_report_reconciles_azure_requests_throttling_and_pool_nodes(
             metric(samples, "azbatch_pool_nodes", namespace=ns, name="pool", kind="dedicated", state=state)
             == 5
         )
+    assert metric(samples, "azbatch_leader") == 1  # leader election off: this replica acts
+    pool = {"kind": "batchpools", "namespace": ns, "name": "pool"}
+    assert metric(samples, "azbatch_object_condition", **pool, type="Ready", reason="Succeeded") == 1
+    assert metric(samples, "azbatch_object_condition", **pool, type="Stalled") == 0
+    assert metric(samples, "azbatch_object_condition", kind="managedimages", namespace=ns, type="Ready") == 1
 
 
 CANARY_SECRET = "azbatch-canary-s3cr3t-7f3a91"

@@ -164,12 +164,13 @@ async def test_gallery_version_replicates(compute: Any, sim: SimulatorThread) ->
     sim.clock(time_scale=600, advance_seconds=3600)
     v = await poller.result()
     assert v.provisioning_state == "Succeeded"
-    assert [t.name for t in v.publishing_profile.target_regions] == ["westeurope", "northeurope"]
+    # the Gallery RP answers with display names, whatever form the request used
+    assert [t.name for t in v.publishing_profile.target_regions] == ["West Europe", "North Europe"]
     done = await compute.gallery_image_versions.get(
         RG, "batchimages", "render", "1.0.0", expand="ReplicationStatus"
     )
     assert done.replication_status.aggregated_state == "Completed"
-    assert {s.region for s in done.replication_status.summary} == {"westeurope", "northeurope"}
+    assert {s.region for s in done.replication_status.summary} == {"West Europe", "North Europe"}
     versions = [
         x.name
         async for x in compute.gallery_image_versions.list_by_gallery_image(RG, "batchimages", "render")
@@ -205,10 +206,18 @@ async def test_api_version_checks(sim: SimulatorThread, cred: Any) -> None:
         async with http.get(url, headers=headers, ssl=_ssl(sim)) as resp:
             assert resp.status == 400
             assert (await resp.json())["error"]["code"] == "MissingApiVersionParameter"
+        async with http.get(url + "?api-version=not-a-date", headers=headers, ssl=_ssl(sim)) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["error"]["code"] == "InvalidApiVersionParameter"
+        # well-formed but not served: ARM's NoRegisteredProviderFound, naming what is served
         async with http.get(url + "?api-version=2019-01-01", headers=headers, ssl=_ssl(sim)) as resp:
             assert resp.status == 400
             body = await resp.json()
-            assert body["error"]["code"] == "InvalidApiVersionParameter"
+            assert body["error"]["code"] == "NoRegisteredProviderFound"
+            assert (
+                "location 'westeurope' and API version '2019-01-01' for type 'images'"
+                in body["error"]["message"]
+            )
             assert "2026-04-01" in body["error"]["message"]
             assert resp.headers["x-ms-request-id"]
             assert resp.headers["x-ms-correlation-request-id"]

@@ -112,3 +112,33 @@ def test_next_wake_never_waits_forever_and_spreads_only_slow_polls(
         # "only on a change" and slow resyncs both become a jittered slow poll: a Stalled object
         # is re-checked, and objects created together drift apart.
         assert settings.poll_slow_seconds <= wake <= settings.poll_slow_seconds * 1.1
+
+
+def test_backoff_doubles_from_the_base() -> None:
+    settings = Settings(retry_base_seconds=1, retry_max_seconds=10**12, jitter_fraction=0)
+    assert [polling.backoff(n, settings) for n in range(5)] == [1, 2, 4, 8, 16]
+    # The exponent is capped, so a long-failing object never computes an absurd power.
+    assert polling.backoff(31, settings) == polling.backoff(30, settings) == 2**30
+    assert polling.backoff(-3, settings) == 1
+
+
+def test_jitter_applies_whenever_a_fraction_and_a_random_source_are_given() -> None:
+    settings = Settings(poll_slow_seconds=600, jitter_fraction=0.5)
+    draws = {polling.slow(settings, random.Random(seed)) for seed in range(20)}
+    assert len(draws) > 1
+    assert all(600 <= d <= 900 for d in draws)
+    assert polling.slow(Settings(poll_slow_seconds=600, jitter_fraction=0), random.Random(1)) == 600
+    assert polling.slow(settings, None) == 600
+
+
+def test_a_request_of_exactly_the_slow_interval_is_a_jittered_slow_poll() -> None:
+    settings = Settings(poll_slow_seconds=600, jitter_fraction=0.5)
+    wakes = {polling.next_wake(600, settings, random.Random(seed)) for seed in range(20)}
+    assert len(wakes) > 1
+
+
+def test_short_transient_backoffs_are_not_rounded_up() -> None:
+    settings = Settings(retry_base_seconds=0.25, retry_max_seconds=300, jitter_fraction=0)
+    assert polling.after_error(errors.classify(503, None), 0, settings) == 0.25
+    assert polling.after_error(errors.classify(429, None), 0, settings) == 0.25
+    assert polling.after_error(errors.classify(429, None, retry_after="9"), 0, settings) == 9

@@ -68,7 +68,6 @@ def azure_view(desired: dict[str, Any], nodes: int = 2) -> dict[str, Any]:
         ("taskSlotsPerNode", 1),
         ("interNodeCommunication", "Disabled"),
         ("taskSchedulingPolicy", {"nodeFillType": "Spread"}),
-        ("targetNodeCommunicationMode", "Default"),
     ):
         props.setdefault(key, default)
     if "startTask" in props:
@@ -266,7 +265,6 @@ optional_fields = {
     ),
     "nodePlacementConfiguration": st.fixed_dictionaries({"policy": st.sampled_from(["Regional", "Zonal"])}),
     "interNodeCommunication": st.sampled_from(["Enabled", "Disabled"]),
-    "targetNodeCommunicationMode": st.sampled_from(["Default", "Classic", "Simplified"]),
     "upgradePolicy": st.fixed_dictionaries({"mode": st.sampled_from(["automatic", "manual"])}),
     "identity": st.just({"userAssignedIdentities": [UAI]}),
     "tags": st.dictionaries(names, text, max_size=3),

@@ -1,5 +1,7 @@
 """Typed mirrors of the CRD schema (crds/ is the source of truth): pure values, no I/O.
 
+Rule: imports nothing of the operator but itself, and no I/O library (checked by `make lint`).
+
 Parse what the apiserver gives with ``XxxSpec.model_validate(body["spec"])``; a
 ``pydantic.ValidationError`` there is an ``InvalidSpec`` condition (see ``describe_validation_error``).
 """

@@ -97,6 +97,23 @@ class PoolIdentity(ApiModel):
     user_assigned_identities: tuple[str, ...] = ()
 
 
+class NodeRecovery(ApiModel):
+    """Self-healing, off unless set: unusable nodes are removed (Batch replaces them) after this long."""
+
+    remove_unusable_after: str | None = None
+
+    @field_validator("remove_unusable_after")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def remove_unusable_after_delta(self) -> timedelta | None:
+        return None if self.remove_unusable_after is None else parse_duration(self.remove_unusable_after)
+
+
 class BatchPoolSpec(ApiModel):
     account_id: str
     pool_name: str | None = Field(default=None, pattern=POOL_NAME_PATTERN)
@@ -118,7 +135,6 @@ class BatchPoolSpec(ApiModel):
     application_packages: tuple[Json, ...] | None = None
     metadata: tuple[Json, ...] | None = None
     inter_node_communication: Literal["Enabled", "Disabled"] | None = None
-    target_node_communication_mode: Literal["Default", "Classic", "Simplified"] | None = None
     upgrade_policy: Json | None = None
     identity: PoolIdentity | None = None
     tags: dict[str, str] | None = None
@@ -132,6 +148,7 @@ class BatchPoolSpec(ApiModel):
     disk_encryption_configuration: Json | None = None
     license_type: str | None = None
     windows_configuration: Json | None = None
+    node_recovery: NodeRecovery | None = None
 
 
 class ResizeError(ApiModel):
@@ -151,5 +168,10 @@ class BatchPoolStatus(ApiModel):
     last_resize_error: ResizeError | None = None
     image_reference: str | None = None
     account_pool_allocation_mode: str | None = None
+    #: From the Batch data plane: ``{dedicated: {idle, running, ..., total}, lowPriority: {...}}``.
+    node_counts: dict[str, dict[str, int]] | None = None
+    #: ``{reason, since}`` while nodes are unhealthy (StartTaskFailed / NodesUnusable).
+    usable_nodes: str | None = None
+    node_health: dict[str, str] | None = None
     observed_generation: int | None = None
     conditions: tuple[dict[str, Any], ...] = ()

@@ -1,5 +1,8 @@
 """kopf handlers: thin glue that loads state, asks `reconcile` what to do, performs it, patches status.
 
+Rule: the outermost layer; nothing in the operator imports handlers/. Decisions belong in
+reconcile/, Azure calls in azure/, Kubernetes calls in kube.
+
 Importing this package registers every handler with kopf.
 """
 

@@ -13,7 +13,7 @@ import pydantic
 from azbatch_operator import api, metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.azure.calls import AzureCallError
-from azbatch_operator.handlers import indexes, loop, report, runtime, secrets
+from azbatch_operator.handlers import indexes, loop, node_counts, report, runtime, secrets
 from azbatch_operator.kube import GROUP, VERSION
 from azbatch_operator.reconcile import (
     conditions,
@@ -159,6 +159,8 @@ async def _account(account_id: str) -> pool_plan.AccountInfo | None:
 
 async def _perform(plan: Plan) -> None:
     resources = runtime.get().resources
+    if await node_counts.perform(plan):  # issue 14: data-plane actions (retry resize, removeNodes)
+        return
     match plan.action:
         case CreatePool(resource_id=rid, params=params):
             await resources.create_pool(rid, params)
@@ -173,7 +175,7 @@ async def _perform(plan: Plan) -> None:
         case DeletePool(resource_id=rid):
             await resources.begin_delete(rid)
         case _:
-            pass  # Wait, Done, Stall, AdoptPool, Release: nothing to call.
+            pass  # Wait, Done, Stall, AdoptPool, Release (RemoveNodes: node_counts): nothing to call.
 
 
 async def security_preflight(spec: BatchPoolSpec, image_id: str) -> str | None:
@@ -278,6 +280,9 @@ async def reconcile_once(
             plan = pool_plan.plan_pool(
                 meta, spec, status, image, account, pool, verdict, now, rt.settings, config=config
             )
+        # --- issue 14: node counts and node health from the Batch data plane ---
+        plan = await node_counts.review(plan, meta, spec, status, pool, now)
+        # --- end issue 14 ---
         await _perform(plan)
     except Exception as exc:
         attempt = int(memo.get("errors", 0))

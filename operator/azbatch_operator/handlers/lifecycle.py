@@ -30,6 +30,7 @@ async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
     rt = runtime.build(settings)
     runtime.install(rt)
     metrics.serve(rt.settings.metrics_port)
+    metrics.track_leadership(rt.leading.is_set)
     rt.start_election()
     logger.info(
         "azbatch-operator configured: ARM %s, cloud %s, default subscription %s",

@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 import pydantic
 
-from azbatch_operator import api
+from azbatch_operator import api, metrics
 from azbatch_operator.api.managed_image import ManagedImageSpec
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.handlers import loop, report, runtime
@@ -230,6 +230,7 @@ async def image_delete_handler(*, body: kopf.Body, memo: Any, **kwargs: Any) -> 
         await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation})
         raise kopf.TemporaryError(f"deleting image: {exc}", delay=delay) from exc
     if isinstance(plan.action, Release):
+        metrics.forget_object(PLURAL, meta.namespace, meta.name)
         return
     user_list = [{"namespace": p.split("/", 1)[0], "name": p.split("/", 1)[1]} for p in users]
     await report.publish(

@@ -60,6 +60,7 @@ async def publish(
         await runtime.get().status.patch_status(plural, meta["namespace"], meta["name"], new_status)
     before, after = _headline(old_conditions), _headline(merged)
     metrics.RECONCILES.labels(plural, after[1] if after else "Unknown").inc()
+    metrics.set_conditions(plural, meta["namespace"], meta["name"], merged)
     if plural == "batchpools":
         metrics.set_pool(meta["namespace"], meta["name"], {**old_status, **new_status})
     if after is not None and (before is None or before[:2] != after[:2]):

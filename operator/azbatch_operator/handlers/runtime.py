@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kopf
 
@@ -16,6 +16,9 @@ from azbatch_operator.handlers.lookups import SharedLookups
 from azbatch_operator.kube import KubeApi, StatusWriter
 from azbatch_operator.leader import LeaderElector
 from azbatch_operator.settings import Settings
+
+if TYPE_CHECKING:
+    from azbatch_operator.handlers.node_counts import NodeCountsBatcher
 
 
 @dataclass
@@ -35,6 +38,8 @@ class Runtime:
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(20))
     #: Account and image reads shared by every object (see handlers/lookups.py).
     lookups: SharedLookups = field(default_factory=SharedLookups)
+    #: Node counts per Batch account from the data plane; None when AZBATCH_DATA_PLANE is off.
+    node_counts: NodeCountsBatcher | None = None
     _election: asyncio.Task[None] | None = None
 
     def start_election(self) -> None:
@@ -49,6 +54,8 @@ class Runtime:
             if self.leading.is_set() and self.elector is not None:
                 await self.elector.release()
         await self.kube.close()
+        if self.node_counts is not None:
+            await self.node_counts.data_plane.close()
         await self.azure.close()
 
 
@@ -90,6 +97,13 @@ def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
         namespace = settings.leader_election_namespace or kube.default_namespace
         elector = LeaderElector(kube, namespace, settings.leader_lease_seconds)
     budget = ArmBudget(settings.arm_reads_per_second, settings.arm_writes_per_second)
+    node_counts = None
+    if settings.data_plane:
+        from azbatch_operator.azure.dataplane import DataPlane
+        from azbatch_operator.handlers.node_counts import NodeCountsBatcher
+
+        data_plane = DataPlane(azure.credential, azure.cloud.name)
+        node_counts = NodeCountsBatcher(data_plane, settings.node_counts_age)
     return Runtime(
         settings,
         azure,
@@ -99,4 +113,5 @@ def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
         elector=elector,
         slots=asyncio.Semaphore(settings.max_workers),
         finalizer=kopf_settings.persistence.finalizer,
+        node_counts=node_counts,
     )

@@ -52,6 +52,8 @@ class Reason(StrEnum):
     # Pool configuration (issue 12).
     UPDATE_REQUIRES_EMPTY_POOL = "UpdateRequiresEmptyPool"
     SECRET_NOT_FOUND = "SecretNotFound"
+    START_TASK_FAILED = "StartTaskFailed"
+    NODES_UNUSABLE = "NodesUnusable"
 
 
 class Condition(TypedDict):

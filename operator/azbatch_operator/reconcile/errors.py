@@ -1,7 +1,8 @@
 """The one Azure error classifier: (HTTP status, ARM error code) -> category + condition reason.
 
 Keyed by ARM error code first (codes are stable and specific), falling back on the HTTP status:
-400 terminal, 401/403 forbidden, 404 not_found, 409 retriable, 429 throttled, 5xx retriable.
+400 terminal, 401/403 forbidden, 404 not_found, 408/409 retriable, 5xx retriable; a 429 is throttling
+whatever terminal code it carries.
 The shell converts the category to kopf's TemporaryError/PermanentError only at the handler boundary.
 """
 
@@ -78,6 +79,21 @@ _BY_CODE: dict[str, tuple[Category, Reason]] = {
     "linkedinvalidpropertyid": (Category.TERMINAL, Reason.INVALID_SPEC),
     "invalidresourcename": (Category.TERMINAL, Reason.INVALID_SPEC),
     "badrequest": (Category.TERMINAL, Reason.AZURE_ERROR),
+    # Autoscale formulas Batch cannot parse (400 on Pool_Create / Pool_Update)
+    "autoscalingformulasyntaxerror": (Category.TERMINAL, Reason.INVALID_SPEC),
+    "autoscalingformulatoolong": (Category.TERMINAL, Reason.INVALID_SPEC),
+    "autoscaleformulatoolong": (Category.TERMINAL, Reason.INVALID_SPEC),
+    "invalidautoscalingsettings": (Category.TERMINAL, Reason.INVALID_SPEC),
+    # Resize errors no retry heals: the VM size does not fit the pool's configuration (or Batch
+    # does not offer it), or the region cannot place it under the pool's constraints.
+    "incompatiblevmsize": (Category.TERMINAL, Reason.INVALID_SPEC),
+    "unsupportedvmsize": (Category.TERMINAL, Reason.INVALID_SPEC),
+    "overconstrainedallocationrequesterror": (Category.TERMINAL, Reason.AZURE_ERROR),
+    "overconstrainedallocationrequest": (Category.TERMINAL, Reason.AZURE_ERROR),
+    # The region does not serve the api-version the operator pins (a version still rolling out,
+    # ARM's 400): a human pins another version or waits; re-checked on the slow poll.
+    "noregisteredproviderfound": (Category.TERMINAL, Reason.AZURE_ERROR),
+    "invalidapiversionparameter": (Category.TERMINAL, Reason.AZURE_ERROR),
     # Conflicts that clear by themselves
     "conflict": (Category.RETRIABLE, Reason.AZURE_ERROR),
     "anotheroperationinprogress": (Category.RETRIABLE, Reason.AZURE_ERROR),
@@ -107,8 +123,6 @@ def _by_status(status: int | None) -> tuple[Category, Reason]:
         return Category.FORBIDDEN, Reason.ACCESS_DENIED
     if status == 404:
         return Category.NOT_FOUND, Reason.AZURE_ERROR
-    if status == 429:
-        return Category.THROTTLED, Reason.THROTTLED
     if status == 409 or status == 408 or status >= 500:
         return Category.RETRIABLE, Reason.AZURE_ERROR
     return Category.TERMINAL, Reason.AZURE_ERROR

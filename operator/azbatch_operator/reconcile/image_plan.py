@@ -74,6 +74,9 @@ class ObservedImage:
     gallery_version: Mapping[str, Any] | None = None
 
 
+REPLICATION_SAFETY = {"allowDeletionOfReplicatedLocations": True}
+
+
 def image_targets(meta: names.ObjectMeta, spec: ManagedImageSpec, settings: Settings) -> ImageTargets:
     """Raises ValueError (an InvalidSpec) when the subscription is unknown or an id does not parse."""
     sub = spec.subscription(settings.default_subscription_id)
@@ -371,6 +374,9 @@ class _Planner:
                 "properties": {
                     "storageProfile": {"source": {"id": t.image_id}},
                     "publishingProfile": publishing,
+                    # The Gallery RP refuses to drop a replicated region unless this is true; the
+                    # operator owns the version's regions (spec.gallery.targetRegions).
+                    "safetyProfile": dict(REPLICATION_SAFETY),
                 },
             },
         )
@@ -382,7 +388,8 @@ class _Planner:
         if self._replication_differs(version, regions, gallery_spec.replica_count):
             op = lro.Operation("UpdateGalleryReplication", t.gallery_version_id, self.now)
             update = UpdateGalleryReplication(
-                t.gallery_version_id, {"properties": {"publishingProfile": publishing}}
+                t.gallery_version_id,
+                {"properties": {"publishingProfile": publishing, "safetyProfile": dict(REPLICATION_SAFETY)}},
             )
             return self._progress(
                 update, Reason.REPLICATING, f"updating replication to {', '.join(regions)}", op

@@ -102,6 +102,19 @@ class ResizePool:
     target_low_priority_nodes: int
     resize_timeout: str
     params: Body
+    #: The pool already has these targets (a retry after the last resize ended short): an ARM PATCH
+    #: of the same scaleSettings may start no resize, so the shell sends the data plane's Pool_Resize.
+    retry: bool = False
+    node_deallocation_option: str = "Requeue"
+
+
+@dataclass(frozen=True)
+class RemoveNodes:
+    """Data plane Pool_RemoveNodes (node health recovery): Batch lowers the target by as many."""
+
+    resource_id: str
+    node_ids: tuple[str, ...]
+    node_deallocation_option: str = "Requeue"
 
 
 @dataclass(frozen=True)
@@ -176,6 +189,7 @@ Action = (
     | CreatePool
     | AdoptPool
     | ResizePool
+    | RemoveNodes
     | StopResize
     | UpdateAutoScale
     | UpdatePool

@@ -29,16 +29,11 @@ def slow(settings: Settings, rng: random.Random | None = None) -> float:
     return _jitter(settings.poll_slow_seconds, settings, rng)
 
 
-def quota_recheck(settings: Settings) -> float:
-    """Stalled on quota: retry on a slow timer so a raised quota heals the object unattended."""
-    return settings.quota_recheck_seconds
-
-
 def backoff(attempt: int, settings: Settings, rng: random.Random | None = None) -> float:
     """``base * 2**attempt`` capped at ``retry_max_seconds``, plus jitter (attempt counts from 0)."""
     exponent = min(max(attempt, 0), 30)
     delay = min(settings.retry_max_seconds, settings.retry_base_seconds * (2**exponent))
-    return min(settings.retry_max_seconds * (1 + settings.jitter_fraction), _jitter(delay, settings, rng))
+    return _jitter(delay, settings, rng)
 
 
 def next_wake(requested: float | None, settings: Settings, rng: random.Random | None = None) -> float:
@@ -61,11 +56,8 @@ def after_error(
     Throttling waits at least what the server asked for; other transient errors back off.
     Terminal errors (and forbidden, which needs a role assignment) re-check on the slow timer.
     """
-    computed = backoff(attempt, settings, rng)
-    if error.category is Category.THROTTLED:
-        return max(error.retry_after or 0.0, computed)
-    if error.category is Category.RETRIABLE:
-        return max(error.retry_after or 0.0, computed)
+    if error.transient:
+        return max(error.retry_after or 0.0, backoff(attempt, settings, rng))
     if error.category in (Category.FORBIDDEN, Category.TERMINAL):
         return slow(settings, rng)
     return None

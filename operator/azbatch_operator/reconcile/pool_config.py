@@ -53,7 +53,6 @@ POOL_PROPERTY_FIELDS = (
     "userAccounts",
     "applicationPackages",
     "interNodeCommunication",
-    "targetNodeCommunicationMode",
     "upgradePolicy",
 )
 

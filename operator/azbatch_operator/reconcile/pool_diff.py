@@ -46,7 +46,6 @@ EMPTY_POOL_PROPERTIES = (
     "upgradePolicy",
     "displayName",
     "taskSchedulingPolicy",
-    "targetNodeCommunicationMode",
 )
 #: What an omitted property means (Batch's defaults); None: "whatever the pool has".
 DEFAULTS: Mapping[str, Any] = {
@@ -56,7 +55,6 @@ DEFAULTS: Mapping[str, Any] = {
     "taskSlotsPerNode": 1,
     "interNodeCommunication": "Disabled",
     "taskSchedulingPolicy": {"nodeFillType": "Spread"},
-    "targetNodeCommunicationMode": "Default",
     "userAccounts": [],
     "mountConfiguration": [],
 }
@@ -81,7 +79,6 @@ CASE_INSENSITIVE = frozenset(
         "interNodeCommunication",
         "nodeFillType",
         "jobDefaultOrder",
-        "targetNodeCommunicationMode",
         "dynamicVnetAssignmentScope",
         "protocol",
         "access",

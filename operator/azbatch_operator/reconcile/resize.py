@@ -16,6 +16,8 @@ Rules, for a pool whose fixed-scale target is the spec's target:
 * ``AccountCoreQuotaReached`` / ``AccountLowPriorityCoreQuotaReached`` /
   ``AccountVMSeriesCoreQuotaReached`` / ``AccountSpotCoreQuotaReached``: Stall QuotaExceeded, but
   retry the resize every ``quota_recheck_seconds`` (not counted) so a raised quota heals it.
+* A code the error classifier calls terminal (``IncompatibleVMSize``, ``UnsupportedVMSize``,
+  ``OverconstrainedAllocationRequestError``): Stall with its reason; the same resize would fail again.
 
 The planner never asks for more nodes than the spec's target, and checks the aggregate image limit
 (seed S7) before any resize that grows the pool.
@@ -29,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from azbatch_operator.api.batch_pool import FixedScale, ResizeRetry
-from azbatch_operator.reconcile import conditions, polling
+from azbatch_operator.reconcile import conditions, errors, polling
 from azbatch_operator.reconcile.conditions import Reason, parse_rfc3339, rfc3339
 from azbatch_operator.reconcile.image_limits import ImageLimitVerdict
 from azbatch_operator.reconcile.plan import CheckImage, Done, Plan, ResizePool, StopResize, Wait, stall_plan
@@ -130,7 +132,15 @@ def plan_resize(
         return Plan(action, tuple(cond), {**base, **extra}, after)
 
     def resize(reason: Reason, message: str, new_attempts: int, **extra: Any) -> Plan:
-        action = ResizePool(pool_id, desired[0], desired[1], fixed.resize_timeout, resize_params(fixed))
+        action = ResizePool(
+            pool_id,
+            desired[0],
+            desired[1],
+            fixed.resize_timeout,
+            resize_params(fixed),
+            retry=pool_target == desired,
+            node_deallocation_option=fixed.node_deallocation_option,
+        )
         return progressing(
             action, reason, message, polling.fast(settings), resizeAttempts=new_attempts, **extra
         )
@@ -215,6 +225,20 @@ def plan_resize(
                 base,
                 polling.slow(settings),
             )
+
+    verdict = errors.classify(None, code, message)
+    if verdict.category is errors.Category.TERMINAL:
+        # IncompatibleVMSize, UnsupportedVMSize, OverconstrainedAllocationRequestError: resizing
+        # again with the same pool configuration fails the same way.
+        return stall_plan(
+            gen,
+            now,
+            verdict.reason,
+            f"{what}. Resizing again cannot help: change spec.vmSize (or the pool configuration "
+            "that conflicts with it) or the region",
+            base,
+            polling.slow(settings),
+        )
 
     if retry.max_attempts and attempts >= retry.max_attempts:
         return stall_plan(

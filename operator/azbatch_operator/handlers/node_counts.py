@@ -1,0 +1,191 @@
+"""Node health for BatchPools: one node-counts listing per Batch account, shared by all its pools.
+
+Every pool's reconcile asks :class:`NodeCountsBatcher` for its account's counts; concurrent asks
+wait for one ``Account_ListPoolNodeCounts`` and a listing younger than
+``AZBATCH_NODE_COUNTS_MAX_AGE_SECONDS`` is reused, so the data-plane cost grows with accounts, not
+pools.  A refusal (403) is remembered as long as a listing would be and turned into a warning on
+the pool's Ready message: the management-plane loop never depends on the data plane.
+
+``review`` adds node counts and the node-health verdict (``reconcile/node_health.py``) to a plan;
+``perform`` sends the data-plane actions (a retry resize, a recovery removeNodes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from azbatch_operator import metrics
+from azbatch_operator.api.batch_pool import BatchPoolSpec
+from azbatch_operator.api.durations import parse_duration
+from azbatch_operator.azure.calls import AzureCallError
+from azbatch_operator.azure.dataplane import DataPlane
+from azbatch_operator.handlers import runtime
+from azbatch_operator.reconcile import arm_ids, lro, names, node_health
+from azbatch_operator.reconcile.errors import Category
+from azbatch_operator.reconcile.plan import AdoptPool, CreatePool, DeletePool, Plan, RemoveNodes, ResizePool
+from azbatch_operator.reconcile.resize import PoolObservation
+
+Json = dict[str, Any]
+#: Same key and lifetime as the BatchPool handler's account read, so both share one GET.
+ACCOUNT_CACHE_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One account's last listing: counts by lower-case pool id, or why there are none."""
+
+    fetched: float
+    counts: dict[str, Json] | None = None
+    #: A 403: the warning to show (which role is missing).
+    forbidden: str | None = None
+
+
+class NodeCountsBatcher:
+    def __init__(self, data_plane: DataPlane, max_age_seconds: float) -> None:
+        self.data_plane = data_plane
+        self.max_age = max_age_seconds
+        self._snapshots: dict[str, Snapshot] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, endpoint: str) -> Snapshot:
+        key = endpoint.lower()
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            hit = self._snapshots.get(key)
+            if hit is not None and time.monotonic() - hit.fetched < self.max_age:
+                return hit
+            try:
+                snap = Snapshot(time.monotonic(), counts=await self.data_plane.pool_node_counts(endpoint))
+            except AzureCallError as exc:
+                if exc.classification.category is not Category.FORBIDDEN:
+                    # Transient or unexpected: keep what the pools last wrote; ask again next time.
+                    self._snapshots.pop(key, None)
+                    return Snapshot(time.monotonic())
+                note = node_health.forbidden_note("Account_ListPoolNodeCounts", exc.classification.code)
+                snap = Snapshot(time.monotonic(), forbidden=note)
+            self._snapshots[key] = snap
+            return snap
+
+    def forbid(self, endpoint: str, note: str) -> None:
+        self._snapshots[endpoint.lower()] = Snapshot(time.monotonic(), forbidden=note)
+
+    def invalidate(self, endpoint: str) -> None:
+        self._snapshots.pop(endpoint.lower(), None)
+
+
+async def account_endpoint(account_id: str) -> str | None:
+    rt = runtime.get()
+    found = await rt.lookups.get(
+        f"account:{account_id}", ACCOUNT_CACHE_SECONDS, lambda: rt.resources.get(account_id)
+    )
+    endpoint = ((found or {}).get("properties") or {}).get("accountEndpoint")
+    return str(endpoint) if endpoint else None
+
+
+async def review(
+    plan: Plan,
+    meta: names.ObjectMeta,
+    spec: BatchPoolSpec,
+    status: dict[str, Any],
+    pool: Json | None,
+    now: datetime,
+) -> Plan:
+    """Add status.nodeCounts and the node-health verdict to the plan of an existing pool."""
+    rt = runtime.get()
+    batcher = rt.node_counts
+    pool_id = plan.status.get("poolId")
+    if (
+        batcher is None
+        or pool is None
+        or not pool_id
+        or isinstance(plan.action, (CreatePool, AdoptPool, DeletePool))
+        or lro.state_of(pool) is lro.State.DELETING
+    ):
+        return plan
+    endpoint = await account_endpoint(spec.account_id)
+    if endpoint is None:
+        return plan
+    obs = PoolObservation.from_arm(pool)
+    autoscale = spec.scale.auto is not None
+    dealloc = spec.scale.fixed.node_deallocation_option if spec.scale.fixed else "Requeue"
+    settings = rt.settings
+    snap = await batcher.get(endpoint)
+    if snap.forbidden is not None:
+        warned = node_health.apply(
+            plan,
+            node_health.HEALTHY,
+            pool_id,
+            obs,
+            autoscale,
+            meta.generation,
+            now,
+            settings,
+            note=snap.forbidden,
+        )
+        # Counts from before the refusal would be stale: remove them rather than show old numbers.
+        return replace(warned, status={**warned.status, "nodeCounts": None, "usableNodes": None})
+    if snap.counts is None:
+        return plan
+    pool_name = arm_ids.parse(pool_id).names[-1]
+    counts = node_health.NodeCounts.from_wire(snap.counts.get(pool_name.lower()))
+    thresholds = node_health.Thresholds.from_settings(settings)
+    samples: list[node_health.NodeSample] = []
+    states = node_health.states_to_sample(counts, thresholds)
+    if states:
+        try:
+            nodes = await batcher.data_plane.list_nodes(endpoint, pool_name, states, node_health.REMOVE_BATCH)
+            samples = [node_health.NodeSample.from_wire(n) for n in nodes]
+        except AzureCallError:
+            samples = []  # The counts alone still decide; the message just lacks an example.
+    remove_after = spec.node_recovery.remove_unusable_after_delta if spec.node_recovery else None
+    verdict = node_health.assess(counts, samples, thresholds, remove_after, status.get("nodeHealth"), now)
+    planned = node_health.apply(
+        plan, verdict, pool_id, obs, autoscale, meta.generation, now, settings, dealloc
+    )
+    metrics.set_node_states(meta.namespace, meta.name, counts.to_status())
+    target = int(planned.status.get("targetDedicatedNodes") or 0) + int(
+        planned.status.get("targetLowPriorityNodes") or 0
+    )
+    extra = {"nodeCounts": counts.to_status(), "usableNodes": f"{counts.usable}/{target}"}
+    return replace(planned, status={**planned.status, **extra})
+
+
+async def perform(plan: Plan) -> bool:
+    """Send a data-plane action; False when the caller should use the management plane instead."""
+    rt = runtime.get()
+    batcher = rt.node_counts
+    match plan.action:
+        case RemoveNodes(resource_id=rid, node_ids=ids, node_deallocation_option=dealloc):
+            if batcher is None or not ids:
+                return True
+            endpoint = await account_endpoint(str(arm_ids.parse(rid).parent))
+            if endpoint is None:
+                return True
+            await batcher.data_plane.remove_nodes(endpoint, arm_ids.parse(rid).names[-1], ids, dealloc)
+            batcher.invalidate(endpoint)
+            return True
+        case ResizePool(retry=True) as action if batcher is not None:
+            pool_rid = arm_ids.parse(action.resource_id)
+            endpoint = await account_endpoint(str(pool_rid.parent))
+            if endpoint is None or (await batcher.get(endpoint)).forbidden is not None:
+                return False
+            try:
+                await batcher.data_plane.resize(
+                    endpoint,
+                    pool_rid.names[-1],
+                    action.target_dedicated_nodes,
+                    action.target_low_priority_nodes,
+                    parse_duration(action.resize_timeout),
+                    action.node_deallocation_option,
+                )
+            except AzureCallError as exc:
+                if exc.classification.category is not Category.FORBIDDEN:
+                    raise
+                batcher.forbid(endpoint, node_health.forbidden_note("Pool_Resize", exc.classification.code))
+                return False
+            return True
+        case _:
+            return False
