@@ -80,6 +80,17 @@ class KubeApi:
         """Drop pooled connections (after a timeout a kept-alive connection may be half-open)."""
         await self.close()
 
+    async def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """GET one Secret (None when it does not exist); BatchPool secretRefs read through this.
+        The answer holds secret values: never log it or put it in an exception."""
+        code, answer = await self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        if code == 404:
+            return None
+        if code >= 400 or not isinstance(answer, dict):
+            reason = answer.get("reason", "") if isinstance(answer, dict) else ""
+            raise kopf.TemporaryError(f"reading Secret {namespace}/{name} failed: {code} {reason}")
+        return answer
+
     async def close(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None

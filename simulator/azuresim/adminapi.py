@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from azuresim import pool_properties
 from azuresim.clock import iso
 from azuresim.errors import JSON, deep_merge, json_response
 from azuresim.faults import Faults
@@ -158,6 +159,9 @@ class AdminApi:
         view = self.world.view(res)
         view.setdefault("location", res.location)
         view.setdefault("tags", dict(res.tags))
+        digests = pool_properties.secret_digests(res.properties)
+        if digests:  # Batch pools: which secrets Azure holds, as digests (pool_properties.py)
+            view["simSecretSha256"] = digests
         return view
 
     async def delete_resource(self, request: web.Request) -> web.Response:

@@ -193,26 +193,49 @@ def start_resize(
         used_low = sum(_committed(p)[1] * vm_cores(str(p.properties.get("vmSize", ""))) for p in others)
         quota_ded = int(props.get("dedicatedCoreQuota", 0))
         quota_low = int(props.get("lowPriorityCoreQuota", 0))
-        if props.get("dedicatedCoreQuotaPerVMFamilyEnforced"):
-            fam = vm_family(str(pool.properties.get("vmSize", ""))).lower()
-            for q in props.get("dedicatedCoreQuotaPerVMFamily") or []:
-                if str(q.get("name", "")).lower() == fam:
-                    quota_ded = min(quota_ded, int(q.get("coreQuota", 0)))
         max_ded = max(0, (quota_ded - used_ded) // cores)
         max_low = max(0, (quota_low - used_low) // cores)
-        if ach_ded > from_ded and ach_ded > max_ded:
-            ach_ded = max(from_ded, max_ded)
-            error = _error(
-                "AccountCoreQuotaReached",
-                f"The specified account has reached its dedicated core quota of {quota_ded} cores. "
-                f"{cores} cores per node ({pool.properties.get('vmSize')}) were requested for "
-                f"{tgt_ded} nodes.",
+        # Per-VM-family dedicated quota (on by default, as on new Batch accounts): cores of the same
+        # family across the account's pools; a family the account lists no quota for gets the
+        # account's total (Azure lists every family; the world file names the ones a test limits).
+        family = vm_family(str(pool.properties.get("vmSize", "")))
+        family_quota: int | None = None
+        if props.get("dedicatedCoreQuotaPerVMFamilyEnforced", True):
+            for q in props.get("dedicatedCoreQuotaPerVMFamily") or []:
+                if str(q.get("name", "")).lower() == family.lower():
+                    family_quota = int(q.get("coreQuota", 0))
+        max_family = max_ded
+        if family_quota is not None:
+            used_family = sum(
+                _committed(p)[0] * vm_cores(str(p.properties.get("vmSize", "")))
+                for p in others
+                if vm_family(str(p.properties.get("vmSize", ""))).lower() == family.lower()
             )
+            max_family = max(0, (family_quota - used_family) // cores)
+        if ach_ded > from_ded and ach_ded > min(max_ded, max_family):
+            ach_ded = max(from_ded, min(max_ded, max_family))
+            if max_family < max_ded:
+                error = _error(
+                    "AccountVMSeriesCoreQuotaReached",
+                    f"The specified account has reached its dedicated core quota of {family_quota} cores "
+                    f"for the {family} VM series. {cores} cores per node ({pool.properties.get('vmSize')}) "
+                    f"were requested for {tgt_ded} nodes.",
+                )
+            else:
+                error = _error(
+                    "AccountCoreQuotaReached",
+                    f"The specified account has reached its dedicated core quota of {quota_ded} cores. "
+                    f"{cores} cores per node ({pool.properties.get('vmSize')}) were requested for "
+                    f"{tgt_ded} nodes.",
+                )
         if ach_low > from_low and ach_low > max_low:
             ach_low = max(from_low, max_low)
+            # UserSubscription accounts draw Spot cores from the subscription's Spot quota.
+            spot = str(props.get("poolAllocationMode", "BatchService")).lower() == "usersubscription"
             error = error or _error(
-                "AccountLowPriorityCoreQuotaReached",
-                f"The specified account has reached its low-priority core quota of {quota_low} cores.",
+                "AccountSpotCoreQuotaReached" if spot else "AccountLowPriorityCoreQuotaReached",
+                f"The specified account has reached its {'Spot' if spot else 'low-priority'} core "
+                f"quota of {quota_low} cores.",
             )
     if image_id and "/providers/microsoft.compute/images/" in image_id.lower():
         sharing = [

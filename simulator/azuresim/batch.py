@@ -10,7 +10,7 @@ import uuid
 
 from aiohttp import web
 
-from azuresim import allocation, formula, skus
+from azuresim import allocation, formula, pool_properties, skus
 from azuresim.allocation import T_ACCOUNT, T_POOL, refresh_pool, start_resize, stop_resize
 from azuresim.arm import RG, SUB, Arm, Ctx, listing, ok
 from azuresim.clock import iso, parse_duration
@@ -19,25 +19,10 @@ from azuresim.world import Operation, Resource, ResourceGroup, World, region
 
 P = "/providers/Microsoft.Batch/batchAccounts"
 POOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# Properties Batch refuses to change on an existing pool (PUT or PATCH), in the order it reports them.
-IMMUTABLE = (
-    "deploymentConfiguration",
-    "vmSize",
-    "networkConfiguration",
-    "interNodeCommunication",
-    "taskSlotsPerNode",
-    "userAccounts",
-    "mountConfiguration",
-    "upgradePolicy",
-    "displayName",
-)
-UPDATABLE = (
-    "scaleSettings",
-    "metadata",
-    "startTask",
-    "applicationPackages",
-    "taskSchedulingPolicy",
-)
+# Which pool properties change on a pool with nodes and which only on an empty one, with Batch's
+# validation of every property: azuresim/pool_properties.py.
+IMMUTABLE = pool_properties.EMPTY_POOL
+UPDATABLE = tuple(sorted(pool_properties.UPDATABLE))
 # Pool properties that api-version 2025-06-01 removed (certificates retired in 2024, node
 # communication mode and resourceTags dropped from the model): never stored, never returned.
 REMOVED = ("certificates", "resourceTags", "targetNodeCommunicationMode", "currentNodeCommunicationMode")
@@ -85,7 +70,7 @@ def seed_resource_group(world: World, rg: ResourceGroup, doc: JSON) -> None:
                 "dedicatedCoreQuota": 20000,
                 "lowPriorityCoreQuota": 5000,
                 "dedicatedCoreQuotaPerVMFamily": [],
-                "dedicatedCoreQuotaPerVMFamilyEnforced": False,
+                "dedicatedCoreQuotaPerVMFamilyEnforced": True,
                 "poolQuota": 100,
                 "activeJobAndJobScheduleQuota": 300,
                 "publicNetworkAccess": "Enabled",
@@ -127,7 +112,7 @@ def seed_resource_group(world: World, rg: ResourceGroup, doc: JSON) -> None:
 
 def pool_view(world: World, res: Resource) -> JSON:
     body: JSON = {"id": res.id, "name": res.name, "type": res.type, "etag": res.etag}
-    body["properties"] = copy.deepcopy(res.properties)
+    body["properties"] = pool_properties.hide_secrets(res.properties)
     if res.tags:
         body["tags"] = dict(res.tags)
     body.update(copy.deepcopy(res.extra))
@@ -401,15 +386,9 @@ async def pools_put(ctx: Ctx) -> web.StreamResponse:
                 "PoolBeingDeleted",
                 "The specified pool has been marked for deletion and is being reclaimed.",
             )
-        for prop in IMMUTABLE:
-            if prop in props_in:
-                raise _prop_error(
-                    400,
-                    "PropertyCannotBeUpdated",
-                    "A property that cannot be updated was specified as part of the request.",
-                    prop,
-                )
-        return await _apply_update(ctx, existing, props_in, body)
+        # A PUT on an existing pool replaces it (Learn, "Update Batch pool properties"): allowed
+        # only where a PATCH of the same properties is, i.e. an empty pool for most of them.
+        return await _apply_update(ctx, existing, props_in, body, replace=True)
     name = ctx.params["pool"]
     if not POOL_NAME.match(name):
         raise ArmError(
@@ -460,6 +439,7 @@ async def pools_put(ctx: Ctx) -> web.StreamResponse:
     if ref.get("id"):
         _validate_image(ctx, account, str(ref["id"]))
     _validate_scale(props_in.get("scaleSettings") or {})
+    pool_properties.validate(ctx.world, account, props_in, body.get("identity"))
     quota = int(account.properties.get("poolQuota", 100))
     if len(ctx.world.children(account.id, T_POOL)) >= quota:
         raise ArmError(
@@ -469,22 +449,20 @@ async def pools_put(ctx: Ctx) -> web.StreamResponse:
             target="BatchAccount",
         )
     res = _new_pool(ctx.world, pid, name, body)
+    pool_properties.on_create(res, body)
     ctx.world.put(res)
     _begin_scale(ctx.world, res, ctx.world.clock.now())
     return _pool_response(ctx, res)
 
 
-async def _apply_update(ctx: Ctx, res: Resource, props_in: JSON, body: JSON) -> web.Response:
+async def _apply_update(
+    ctx: Ctx, res: Resource, props_in: JSON, body: JSON, replace: bool = False
+) -> web.Response:
     world = ctx.world
     refresh_pool(world, res)
-    for prop in IMMUTABLE:
-        if prop in props_in:
-            raise _prop_error(
-                400,
-                "PropertyCannotBeUpdated",
-                "A property that cannot be updated was specified as part of the request.",
-                prop,
-            )
+    pool_properties.check_update(res, props_in)
+    identity = body.get("identity") if "identity" in body else res.extra.get("identity")
+    pool_properties.validate(world, _account(ctx), props_in, identity, current=res.properties)
     scale = props_in.get("scaleSettings")
     rescale = False
     if scale is not None:
@@ -512,9 +490,7 @@ async def _apply_update(ctx: Ctx, res: Resource, props_in: JSON, body: JSON) -> 
                 new_scale["autoScale"].setdefault("evaluationInterval", "PT15M")
             res.properties["scaleSettings"] = new_scale
             rescale = True
-    for key in UPDATABLE:
-        if key != "scaleSettings" and key in props_in and key not in REMOVED:
-            res.properties[key] = copy.deepcopy(props_in[key])
+    pool_properties.apply(res, props_in, body, replace=replace)
     if "tags" in body:
         res.tags = dict(body.get("tags") or {})
     now = world.clock.now()
@@ -729,4 +705,5 @@ def register(arm: Arm, world: World) -> None:
     world.views[T_ACCOUNT.lower()] = account_view
     world.refreshers[T_POOL.lower()] = _refresh
     world.seeders.append(seed_resource_group)
+    world.seeders.append(pool_properties.seed_resource_group)
     _ = allocation  # re-exported for tests

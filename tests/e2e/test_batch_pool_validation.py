@@ -115,7 +115,8 @@ def test_existing_pool_is_adopted_and_a_different_one_is_not_touched(
 
     writes = pool_writes(admin, world)
     assert writes["Pool_Create"] == 0, writes  # never a PUT on an existing pool
-    assert writes["Pool_Update"] == 1, writes  # the adopted pool's resize to 4
+    # The adopted pool gets the operator's ownership metadata, then its resize to 4.
+    assert writes["Pool_Update"] == 2, writes
     untouched = admin.resource(world.pool_id("other"))
     assert untouched is not None
     assert untouched["properties"]["vmSize"] == "Standard_D4s_v5"

@@ -204,16 +204,6 @@ def set_path(path: str, value: Any) -> Mutation:
 
 
 IMMUTABLE_CHANGES = [
-    ("bp-vmsize", pool(), "spec.vmSize", "Standard_D8s_v5", "vmSize is immutable"),
-    (
-        "bp-node-agent",
-        pool(),
-        "spec.nodeAgentSkuId",
-        "batch.node.ubuntu 24.04",
-        "nodeAgentSkuId is immutable",
-    ),
-    ("bp-image-ref", pool(), "spec.image.managedImageRef.name", "render-node-v2", "image is immutable"),
-    ("bp-image-ref-to-id", pool(), "spec.image", {"id": GALLERY_VERSION}, "image is immutable"),
     ("bp-pool-name-added", pool(), "spec.poolName", "other", "spec.poolName is immutable"),
     (
         "bp-pool-name-changed",
@@ -297,6 +287,13 @@ def test_immutable_field_change_is_rejected(
 
 
 MUTABLE_CHANGES = [
+    # Batch changes these on a pool with 0 nodes (the operator: UpdateRequiresEmptyPool otherwise).
+    ("bp-vmsize", pool(), "spec.vmSize", "Standard_D8s_v5"),
+    ("bp-node-agent", pool(), "spec.nodeAgentSkuId", "batch.node.ubuntu 24.04"),
+    ("bp-image-ref", pool(), "spec.image.managedImageRef.name", "render-node-v2"),
+    ("bp-image-ref-to-id", pool(), "spec.image", {"id": GALLERY_VERSION}),
+    ("bp-start-task", pool(), "spec.startTask", {"commandLine": "/bin/sh -c 'echo ready'"}),
+    ("bp-task-slots", pool(), "spec.taskSlotsPerNode", 4),
     ("bp-target", pool(), "spec.scale.fixed.targetDedicatedNodes", 400),
     ("bp-fixed-to-auto", pool(), "spec.scale", {"auto": {"formula": "$TargetDedicatedNodes = 2;"}}),
     ("bp-retry", pool(), "spec.resizeRetry", {"maxAttempts": 0, "backoffSeconds": 30}),
@@ -532,7 +529,9 @@ def test_explain_prints_descriptions(kubectl: Kubectl, crds: list[str]) -> None:
     source = explain(kubectl, "managedimage.spec.source")
     assert "exactly one of snapshots" in source
     assert "virtualMachine\t<Object>" in source
-    assert "immutable" in explain(kubectl, "bp.spec.vmSize").lower()
+    assert "empty-pool only" in explain(kubectl, "bp.spec.vmSize").lower()
+    password = explain(kubectl, "bp.spec.containerConfiguration.containerRegistries.password")
+    assert "secretRef\t<Object>" in password
 
 
 def test_category_and_short_names(kubectl: Kubectl, namespace: str) -> None:

@@ -159,6 +159,7 @@ EXPECTED_GRANTS = {
     ("", "events", "create"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
+    ("", "secrets", "get"),  # BatchPool secretRefs
 }
 
 
@@ -195,8 +196,11 @@ def test_operator_runs_full_lifecycle_with_only_deploy_base_rbac(
 ) -> None:
     ns = world.namespace
     # The identity really is limited: what the ClusterRole does not grant is refused.
-    can = kubectl.run("auth", "can-i", "get", "secrets", "-n", ns, f"--as={SERVICE_ACCOUNT}", check=False)
+    can = kubectl.run("auth", "can-i", "list", "secrets", "-n", ns, f"--as={SERVICE_ACCOUNT}", check=False)
     assert can.stdout.strip() == "no"
+    # BatchPool secretRefs: a GET of the one Secret named, nothing more.
+    can = kubectl.run("auth", "can-i", "get", "secrets", "-n", ns, f"--as={SERVICE_ACCOUNT}", check=False)
+    assert can.stdout.strip() == "yes"
     operator = operator_as(
         kubectl, control_plane, simulator, ("azbatch-system", "azbatch-operator"), ns, tmp_path
     )

@@ -99,9 +99,11 @@ async def test_pool_lifecycle(batch: Any, sim: SimulatorThread) -> None:
 
 
 async def test_second_put_refused(batch: Any) -> None:
-    await batch.pool.create(BATCH_RG, ACCOUNT, "p2", pool_body())
+    # On a pool with nodes (or resizing towards some): a PUT replaces every property, and most of
+    # them only change on an empty pool (tests/sim/test_pool_properties.py has the empty case).
+    await batch.pool.create(BATCH_RG, ACCOUNT, "p2", pool_body(ded=2))
     with pytest.raises(HttpResponseError) as exc:
-        await batch.pool.create(BATCH_RG, ACCOUNT, "p2", pool_body())
+        await batch.pool.create(BATCH_RG, ACCOUNT, "p2", pool_body(ded=2))
     assert exc.value.status_code == 400
     assert exc.value.error.code == "PropertyCannotBeUpdated"
     assert {d.code: d.message for d in exc.value.error.details}["PropertyName"] == "deploymentConfiguration"

@@ -51,6 +51,7 @@ EVERY_CODE: list[tuple[str, int, Category, Reason]] = [
     ("AccountCoreQuotaReached", 409, T, Reason.QUOTA_EXCEEDED),
     ("AccountLowPriorityCoreQuotaReached", 409, T, Reason.QUOTA_EXCEEDED),
     ("AccountVMSeriesCoreQuotaReached", 409, T, Reason.QUOTA_EXCEEDED),
+    ("AccountSpotCoreQuotaReached", 409, T, Reason.QUOTA_EXCEEDED),
     ("PoolQuotaReached", 409, T, Reason.QUOTA_EXCEEDED),
     ("InvalidParameter", 400, T, Reason.INVALID_SPEC),
     ("InvalidPropertyValue", 400, T, Reason.INVALID_SPEC),

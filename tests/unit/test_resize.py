@@ -121,7 +121,15 @@ def test_allocation_failed_checks_image() -> None:
     assert isinstance(present.action, ResizePool)
 
 
-@pytest.mark.parametrize("code", ["AccountCoreQuotaReached", "AccountLowPriorityCoreQuotaReached"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "AccountCoreQuotaReached",
+        "AccountLowPriorityCoreQuotaReached",
+        "AccountVMSeriesCoreQuotaReached",
+        "AccountSpotCoreQuotaReached",
+    ],
+)
 def test_quota_stalls_then_rechecks_without_counting(code: str) -> None:
     p = run(obs(current=(400, 0), code=code, since=NOW - timedelta(seconds=100)), attempts=3)
     assert isinstance(p.action, Stall)

@@ -78,6 +78,25 @@ class ResizeRetry(ApiModel):
     backoff_seconds: int = Field(default=60, ge=0)
 
 
+UpdateStrategyType = Literal["Manual", "BlueGreen", "ScaleToZero"]
+#: Azure-shaped configuration, as the CRD schema validated it (Batch management API 2025-06-01
+#: names and nesting); reconcile/pool_config.py turns it into the pool's ARM properties.
+Json = dict[str, Any]
+
+
+class UpdateStrategy(ApiModel):
+    """How a change Batch only accepts on an empty pool is carried out (only Manual acts today)."""
+
+    type: UpdateStrategyType = "Manual"
+    drain: NodeDeallocationOption = "TaskCompletion"
+
+
+class PoolIdentity(ApiModel):
+    """User-assigned managed identities: a list of ARM ids (Azure's map keyed by id, as a list)."""
+
+    user_assigned_identities: tuple[str, ...] = ()
+
+
 class NodeRecovery(ApiModel):
     """Self-healing, off unless set: unusable nodes are removed (Batch replaces them) after this long."""
 
@@ -98,12 +117,37 @@ class NodeRecovery(ApiModel):
 class BatchPoolSpec(ApiModel):
     account_id: str
     pool_name: str | None = Field(default=None, pattern=POOL_NAME_PATTERN)
+    display_name: str | None = None
     vm_size: str = Field(min_length=1)
     node_agent_sku_id: str = Field(min_length=1)
     image: PoolImage
     scale: Scale = Field(default_factory=lambda: Scale(fixed=FixedScale()))
     resize_retry: ResizeRetry = Field(default_factory=ResizeRetry)
     deletion_policy: DeletionPolicy = "Delete"
+    update_strategy: UpdateStrategy = Field(default_factory=UpdateStrategy)
+    # Pool properties (Batch's names).
+    start_task: Json | None = None
+    network_configuration: Json | None = None
+    mount_configuration: tuple[Json, ...] | None = None
+    task_slots_per_node: int | None = Field(default=None, ge=1, le=256)
+    task_scheduling_policy: Json | None = None
+    user_accounts: tuple[Json, ...] | None = None
+    application_packages: tuple[Json, ...] | None = None
+    metadata: tuple[Json, ...] | None = None
+    inter_node_communication: Literal["Enabled", "Disabled"] | None = None
+    upgrade_policy: Json | None = None
+    identity: PoolIdentity | None = None
+    tags: dict[str, str] | None = None
+    # virtualMachineConfiguration members, flattened to spec level.
+    container_configuration: Json | None = None
+    security_profile: Json | None = None
+    os_disk: Json | None = None
+    data_disks: tuple[Json, ...] | None = None
+    extensions: tuple[Json, ...] | None = None
+    node_placement_configuration: Json | None = None
+    disk_encryption_configuration: Json | None = None
+    license_type: str | None = None
+    windows_configuration: Json | None = None
     node_recovery: NodeRecovery | None = None
 
 

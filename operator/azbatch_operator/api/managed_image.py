@@ -53,12 +53,25 @@ class ImageSource(ApiModel):
         return self
 
 
+#: The gallery image definition's ``SecurityType`` feature (what trusted launch / confidential VM
+#: pools need of their image; Azure's values).
+GallerySecurityType = Literal[
+    "Standard",
+    "TrustedLaunchSupported",
+    "TrustedLaunch",
+    "TrustedLaunchAndConfidentialVmSupported",
+    "ConfidentialVmSupported",
+    "ConfidentialVM",
+]
+
+
 class GallerySpec(ApiModel):
     gallery_id: str
     image_definition: str
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     replica_count: int = Field(default=1, ge=1, le=100)
     target_regions: tuple[str, ...] = ()
+    security_type: GallerySecurityType | None = None
 
     @field_validator("version")
     @classmethod

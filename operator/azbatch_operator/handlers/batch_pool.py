@@ -14,9 +14,18 @@ from azbatch_operator import api, metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.resources import WriteRefused
-from azbatch_operator.handlers import guard, indexes, loop, node_counts, report, runtime
+from azbatch_operator.handlers import guard, indexes, loop, node_counts, report, runtime, secrets
 from azbatch_operator.kube import GROUP, VERSION
-from azbatch_operator.reconcile import admission, conditions, image_limits, names, polling, pool_plan
+from azbatch_operator.reconcile import (
+    admission,
+    conditions,
+    image_limits,
+    names,
+    polling,
+    pool_config,
+    pool_plan,
+    pool_update,
+)
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import (
@@ -29,7 +38,9 @@ from azbatch_operator.reconcile.plan import (
     ResizePool,
     StopResize,
     UpdateAutoScale,
+    UpdatePool,
     invalid_spec_plan,
+    stall_plan,
 )
 
 PLURAL = "batchpools"
@@ -192,9 +203,12 @@ async def _perform(plan: Plan, body: kopf.Body, memo: Any) -> None:
             except AzureCallError as exc:
                 if exc.classification.code.lower() not in _EXISTS_CODES:
                     raise
-        case AdoptPool(resource_id=rid, params=params):
-            await resources.update_pool(rid, params)
-        case ResizePool(resource_id=rid, params=params) | UpdateAutoScale(resource_id=rid, params=params):
+        case (
+            AdoptPool(resource_id=rid, params=params)
+            | ResizePool(resource_id=rid, params=params)
+            | UpdateAutoScale(resource_id=rid, params=params)
+            | UpdatePool(resource_id=rid, params=params)
+        ):
             await resources.update_pool(rid, params)
         case StopResize(resource_id=rid):
             await resources.pool_action(rid, "stopResize")
@@ -202,6 +216,45 @@ async def _perform(plan: Plan, body: kopf.Body, memo: Any) -> None:
             await resources.begin_delete(rid)
         case _:
             pass  # Wait, Done, Stall, Release (RemoveNodes: node_counts): nothing to call.
+
+
+async def security_preflight(spec: BatchPoolSpec, image_id: str) -> str | None:
+    """Read the image's gallery definition (cached) when the spec asks for trusted launch or a
+    confidential VM, and say what does not fit; None when nothing is asked or all fits."""
+    if not (spec.security_profile or {}).get("securityType"):
+        return None
+    definition_id = pool_config.gallery_definition_id(image_id)
+    if definition_id is None:
+        return None
+    rt = runtime.get()
+    found = await rt.lookups.get(
+        f"image:{definition_id}", IMAGE_CACHE_SECONDS, lambda: rt.resources.get(definition_id)
+    )
+    return pool_config.security_problem(spec, image_id, found)
+
+
+async def secret_values(
+    meta: names.ObjectMeta, spec: BatchPoolSpec, now: datetime
+) -> tuple[pool_config.SecretValues | None, Plan | None]:
+    """(the referenced Secret values, None), or (None, a Stall plan) when a referenced Secret is
+    missing or unusable: nothing is sent to Azure until it is fixed.  Messages name Secrets, never
+    values."""
+    settings = runtime.get().settings
+    gen = meta.generation
+    try:
+        values = await secrets.read(meta.namespace, pool_config.secret_refs(spec))
+        # Resolve once with no image, so an unusable value (protectedSettings that are no JSON
+        # object) is reported here too.
+        pool_config.desired_pool(meta, spec, None, values)
+        return values, None
+    except pool_config.MissingSecret as exc:
+        message = (
+            f"{exc} in namespace {meta.namespace}: create it (or fix the secretRef); the pool is "
+            "created or updated once every referenced Secret exists"
+        )
+        return None, stall_plan(gen, now, Reason.SECRET_NOT_FOUND, message, {}, polling.fast(settings))
+    except pool_config.InvalidSecret as exc:
+        return None, stall_plan(gen, now, Reason.INVALID_SPEC, str(exc), {}, polling.slow(settings))
 
 
 async def reconcile_once(
@@ -228,19 +281,39 @@ async def reconcile_once(
         return None
     try:
         pool_id = pool_plan.pool_resource_id(meta, spec)
+        # --- pool configuration (issue 12): the spec's Secrets first (before any Azure read: a
+        # missing Secret costs no ARM call), the whole desired pool once the image is resolved.
+        values, blocked = await secret_values(meta, spec, now)
+        if blocked is not None:
+            await report.publish(PLURAL, body, blocked.conditions, blocked.status)
+            return blocked.requeue_after
         account = await _account(spec.account_id)
         pool = await rt.resources.get(pool_id) if account is not None else None
         image = resolve_image(meta.namespace, spec, images)
         if pool is None and image.ready:
             image = await describe_image(image)
+        # --- trusted launch (issue 12): securityProfile must fit the image before the create.
+        if pool is None and image.ready and image.image_id is not None:
+            problem = await security_preflight(spec, image.image_id)
+            if problem is not None:
+                plan = stall_plan(
+                    meta.generation, now, Reason.INVALID_SPEC, problem, {}, rt.settings.poll_slow_seconds
+                )
+                await report.publish(PLURAL, body, plan.conditions, plan.status)
+                return plan.requeue_after
         verdict = image_limit_verdict(body, spec, status, image.image_id, claims, images)
-        plan = pool_plan.plan_pool(meta, spec, status, image, account, pool, verdict, now, rt.settings)
+        config = pool_update.DesiredConfig.build(meta, spec, image.image_id, values)
+        plan = pool_plan.plan_pool(
+            meta, spec, status, image, account, pool, verdict, now, rt.settings, config=config
+        )
         if isinstance(plan.action, CheckImage):
             exists = await rt.resources.get(plan.action.image_id) is not None
             image = pool_plan.ResolvedImage(
                 image.image_id, location=image.location, target_regions=image.target_regions, exists=exists
             )
-            plan = pool_plan.plan_pool(meta, spec, status, image, account, pool, verdict, now, rt.settings)
+            plan = pool_plan.plan_pool(
+                meta, spec, status, image, account, pool, verdict, now, rt.settings, config=config
+            )
         plan = await node_counts.review(plan, meta, spec, status, pool, now)
         await _perform(plan, body, memo)
     except WriteRefused:

@@ -50,6 +50,9 @@ class Reason(StrEnum):
     WAITING = "Waiting"
     TRANSIENT_ERROR = "TransientError"
     NOT_SHARED = "NotShared"
+    # Pool configuration (issue 12).
+    UPDATE_REQUIRES_EMPTY_POOL = "UpdateRequiresEmptyPool"
+    SECRET_NOT_FOUND = "SecretNotFound"
     START_TASK_FAILED = "StartTaskFailed"
     NODES_UNUSABLE = "NodesUnusable"
 

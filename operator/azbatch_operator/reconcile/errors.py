@@ -68,6 +68,7 @@ _BY_CODE: dict[str, tuple[Category, Reason]] = {
     "accountcorequotareached": (Category.TERMINAL, Reason.QUOTA_EXCEEDED),
     "accountlowprioritycorequotareached": (Category.TERMINAL, Reason.QUOTA_EXCEEDED),
     "accountvmseriescorequotareached": (Category.TERMINAL, Reason.QUOTA_EXCEEDED),
+    "accountspotcorequotareached": (Category.TERMINAL, Reason.QUOTA_EXCEEDED),
     "poolquotareached": (Category.TERMINAL, Reason.QUOTA_EXCEEDED),
     # Bad requests caused by the spec
     "invalidparameter": (Category.TERMINAL, Reason.INVALID_SPEC),

@@ -344,6 +344,11 @@ class _Planner:
             diffs = [
                 f"{k} is {actual[k]} (want {v})" for k, v in wanted.items() if actual[k].lower() != v.lower()
             ]
+            # --- trusted launch (issue 12): the definition's SecurityType feature cannot change later.
+            if gallery_spec.security_type is not None:
+                have = security_feature(props)
+                if (have or "Standard").lower() != gallery_spec.security_type.lower():
+                    diffs.append(f"SecurityType is {have or 'unset'} (want {gallery_spec.security_type})")
             if diffs:
                 return self._stall(
                     Reason.INVALID_SPEC,
@@ -359,6 +364,11 @@ class _Planner:
                 "properties": {
                     **wanted,
                     "identifier": {"publisher": GALLERY_PUBLISHER, "offer": name, "sku": name},
+                    **(
+                        {"features": [{"name": "SecurityType", "value": gallery_spec.security_type}]}
+                        if gallery_spec.security_type is not None
+                        else {}
+                    ),
                 },
             },
         )
@@ -468,3 +478,11 @@ def plan_image(
         {**planner.status, "provisioningState": "Succeeded", "operations": []},
         polling.slow(settings),
     )
+
+
+def security_feature(definition_properties: Mapping[str, Any]) -> str | None:
+    """The ``SecurityType`` feature of a gallery image definition (None when it has none)."""
+    for feature in definition_properties.get("features") or ():
+        if str(feature.get("name", "")).lower() == "securitytype":
+            return str(feature.get("value", ""))
+    return None

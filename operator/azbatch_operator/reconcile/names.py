@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+#: Prefix of every ownership tag / pool metadata name the operator writes (reserved in the CRD).
+OWNER_PREFIX = "azbatch.io-"
 OWNER_TAG = "azbatch.io-owner"
 UID_TAG = "azbatch.io-uid"
 

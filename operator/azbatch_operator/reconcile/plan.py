@@ -135,6 +135,16 @@ class UpdateAutoScale:
 
 
 @dataclass(frozen=True)
+class UpdatePool:
+    """PATCH pool properties that differ from the spec (reconcile/pool_update.py); ``fields`` names
+    them for messages and events."""
+
+    resource_id: str
+    params: Body
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CheckImage:
     """Ask the shell to GET the image and call the planner again with ``image_exists`` set."""
 
@@ -184,6 +194,7 @@ Action = (
     | RemoveNodes
     | StopResize
     | UpdateAutoScale
+    | UpdatePool
     | CheckImage
     | DeletePool
     | Wait

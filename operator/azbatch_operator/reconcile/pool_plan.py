@@ -23,7 +23,16 @@ from typing import Any
 
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.api.managed_image import normalize_location
-from azbatch_operator.reconcile import arm_ids, conditions, lro, names, ownership, polling, resize
+from azbatch_operator.reconcile import (
+    arm_ids,
+    conditions,
+    lro,
+    names,
+    ownership,
+    polling,
+    pool_update,
+    resize,
+)
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.image_limits import ImageLimitVerdict
 from azbatch_operator.reconcile.plan import (
@@ -189,9 +198,14 @@ def plan_pool(
     limit: ImageLimitVerdict | None,
     now: datetime,
     settings: Settings,
+    config: pool_update.DesiredConfig | None = None,
 ) -> Plan:
-    """The single next step for a BatchPool (see the module docstring)."""
-    plan = _plan_pool(meta, spec, status, image, account, pool, limit, now, settings)
+    """The single next step for a BatchPool (see the module docstring).
+
+    ``config`` is the full pool configuration (reconcile/pool_update.py); without it only the
+    scale and the properties of ``create_params`` are managed.
+    """
+    plan = _plan_pool(meta, spec, status, image, account, pool, limit, now, settings, config)
     if limit is None:
         return plan
     shared = conditions.condition(
@@ -216,6 +230,7 @@ def _plan_pool(
     limit: ImageLimitVerdict | None,
     now: datetime,
     settings: Settings,
+    config: pool_update.DesiredConfig | None = None,
 ) -> Plan:
     gen = meta.generation
     problems = validate_pool_spec(spec)
@@ -246,7 +261,9 @@ def _plan_pool(
         )
 
     if pool is None:
-        return _plan_create(meta, spec, status, image, account, limit, pool_id, base, now, settings, stall)
+        return _plan_create(
+            meta, spec, status, image, account, limit, pool_id, base, now, settings, stall, config
+        )
 
     owner = ownership.decide(ownership.pool_tags(pool), meta)
     if owner.foreign:
@@ -272,7 +289,26 @@ def _plan_pool(
         return progressing(
             wait, Reason.WAITING, f"pool {pool_id} is being deleted in Azure; waiting", wait.seconds
         )
-    diffs = immutable_differences(spec, image.image_id, pool)
+    # --- pool configuration (issue 12): a pool this object created or adopted is updated in
+    # place below; a foreign one is adopted only when its whole configuration matches.
+    if config is None:
+        diffs = immutable_differences(spec, image.image_id, pool)
+    elif arm_ids.same(status.get("poolId"), pool_id) or _ours(meta, status, pool):
+        diffs = []
+    else:
+        found = pool_update.adoption_differences(config, pool)
+        if found:
+            detailed = immutable_differences(spec, image.image_id, pool)
+            shown = {"vmSize", "nodeAgentSkuId", "image"}
+            others = [name for name in found if name not in shown]
+            what = "; ".join([*detailed, *([f"also {pool_update.named(others)}"] if others else [])])
+            return stall(
+                Reason.INVALID_SPEC,
+                f"existing pool {pool_id} was not created by this object and differs from the spec: "
+                f"{what}; it is adopted only when its whole configuration matches: delete the pool in "
+                "Azure, align the spec, or choose another spec.poolName",
+            )
+        diffs = []
     if diffs:
         return stall(
             Reason.INVALID_SPEC,
@@ -281,15 +317,26 @@ def _plan_pool(
         )
     if owner.kind is ownership.Kind.UNOWNED:
         # Made outside the operator: adopt it, stamping this object's ownership first so that a
-        # second object naming the same pool finds it owned instead of adopting it too.
+        # second object naming the same pool finds it owned instead of adopting it too. Batch never
+        # returns secrets, so an adopted pool is taken to hold the current Secret versions; a
+        # rotation after this is sent as usual. (Our own pool found again after a crash before its
+        # status write re-sends its secrets once: they may have rotated meanwhile.)
+        secret_versions = {} if config is None else {"secretVersions": dict(config.secret_versions)}
+        matched = "immutable properties match" if config is None else "configuration matches"
         return progressing(
             AdoptPool(pool_id, {"properties": {"metadata": ownership.stamped_metadata(pool, meta)}}),
             Reason.ADOPTED,
-            f"adopted existing pool {pool_id} (its immutable properties match the spec)",
+            f"adopted existing pool {pool_id} (its {matched} the spec)",
             polling.fast(settings),
             poolId=pool_id,
+            **secret_versions,
         )
     base["poolId"] = pool_id
+    # --- pool configuration (issue 12): PATCH what differs before any scale decision.
+    if config is not None:
+        update = pool_update.plan_update(gen, now, pool_id, spec, config, pool, status, base, settings)
+        if update is not None:
+            return update
 
     if spec.scale.auto is not None:
         allocation = str(base.get("allocationState") or "Steady").lower()
@@ -352,6 +399,7 @@ def _plan_create(
     now: datetime,
     settings: Settings,
     stall: Any,
+    config: pool_update.DesiredConfig | None = None,
 ) -> Plan:
     gen = meta.generation
     if not image.ready or image.image_id is None:
@@ -383,8 +431,20 @@ def _plan_create(
     # this create is in flight waits for it instead of releasing the object over a pool to come.
     extra["operations"] = [lro.Operation("CreatePool", pool_id, now).to_status()]
     cond = conditions.progressing(gen, now, Reason.CREATING, f"creating pool {pool_id}{again}")
+    params = create_params(meta, spec, image.image_id)
+    if config is not None:  # --- pool configuration (issue 12): the whole pool in one PUT.
+        props = {**params["properties"], **config.body["properties"]}
+        vmc_key = ("deploymentConfiguration", "virtualMachineConfiguration")
+        props[vmc_key[0]] = {
+            vmc_key[1]: {
+                **params["properties"][vmc_key[0]][vmc_key[1]],
+                **config.body["properties"][vmc_key[0]][vmc_key[1]],
+            }
+        }
+        params = {**config.body, "properties": props}
+        extra["secretVersions"] = dict(config.secret_versions)
     return Plan(
-        CreatePool(pool_id, create_params(meta, spec, image.image_id)),
+        CreatePool(pool_id, params),
         tuple(cond),
         {**base, **extra},
         polling.fast(settings),

@@ -13,7 +13,8 @@ Rules, for a pool whose fixed-scale target is the spec's target:
   until ``maxAttempts`` (0 = unlimited) -> Stall ResizeRetriesExhausted.
 * ``AllocationFailed``: ask the shell to check the image (``CheckImage``); gone -> Stall ImageNotFound
   (seed S9), present -> retry as above.
-* ``AccountCoreQuotaReached`` / ``AccountLowPriorityCoreQuotaReached``: Stall QuotaExceeded, but
+* ``AccountCoreQuotaReached`` / ``AccountLowPriorityCoreQuotaReached`` /
+  ``AccountVMSeriesCoreQuotaReached`` / ``AccountSpotCoreQuotaReached``: Stall QuotaExceeded, but
   retry the resize every ``quota_recheck_seconds`` (not counted) so a raised quota heals it.
 * A code the error classifier calls terminal (``IncompatibleVMSize``, ``UnsupportedVMSize``,
   ``OverconstrainedAllocationRequestError``): Stall with its reason; the same resize would fail again.
@@ -36,7 +37,14 @@ from azbatch_operator.reconcile.image_limits import ImageLimitVerdict
 from azbatch_operator.reconcile.plan import CheckImage, Done, Plan, ResizePool, StopResize, Wait, stall_plan
 from azbatch_operator.settings import Settings
 
-QUOTA_CODES = frozenset({"accountcorequotareached", "accountlowprioritycorequotareached"})
+QUOTA_CODES = frozenset(
+    {
+        "accountcorequotareached",
+        "accountlowprioritycorequotareached",
+        "accountvmseriescorequotareached",
+        "accountspotcorequotareached",
+    }
+)
 ALLOCATION_FAILED = "AllocationFailed"
 RESIZE_STOPPED = "ResizeStopped"
 
@@ -182,7 +190,11 @@ def plan_resize(
     if code.lower() in QUOTA_CODES:
         left = settings.quota_recheck_seconds - since
         if left > 0:
-            kind = "low-priority" if "lowpriority" in code.lower() else "dedicated"
+            kind = {
+                "accountlowprioritycorequotareached": "low-priority",
+                "accountspotcorequotareached": "Spot",
+                "accountvmseriescorequotareached": "VM-series (per VM family) dedicated",
+            }.get(code.lower(), "dedicated")
             return stall_plan(
                 gen,
                 now,
