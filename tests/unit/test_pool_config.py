@@ -544,14 +544,14 @@ def test_create_body_always_carries_the_resolved_image() -> None:
 
 
 def test_a_pool_found_again_after_a_crash_is_not_taken_for_a_rotation() -> None:
-    """The PUT went out with the current Secrets, the status write did not: adopting records the
-    versions, so the next pass does not re-send (or stall on) the secret-bearing fields."""
-    from azbatch_operator.reconcile.plan import AdoptPool
-
+    """The PUT went out with the current Secrets, the status write did not: finding the pool (ours
+    by its owner stamp) records the versions, so no pass re-sends (or stalls on) the secret-bearing
+    fields."""
     s = spec(userAccounts=[{"name": "u", "password": ref("users", "u")}])
     actual = azure_view(pool_config.desired_pool(META, s, IMAGE, all_values(s)), nodes=2)
-    adopted = whole(s, actual)
-    assert isinstance(adopted.action, AdoptPool)
-    assert adopted.status["secretVersions"] == {"users/u": "1"}
-    after = whole(s, actual, {"poolId": POOL_ID, "secretVersions": adopted.status["secretVersions"]})
+    found = whole(s, actual)
+    assert not isinstance(found.action, (UpdatePool, Stall))
+    assert found.status["poolId"] == POOL_ID
+    assert found.status["secretVersions"] == {"users/u": "1"}
+    after = whole(s, actual, {"poolId": POOL_ID, "secretVersions": found.status["secretVersions"]})
     assert not isinstance(after.action, (UpdatePool, Stall))

@@ -319,8 +319,7 @@ def _plan_pool(
         # Made outside the operator: adopt it, stamping this object's ownership first so that a
         # second object naming the same pool finds it owned instead of adopting it too. Batch never
         # returns secrets, so an adopted pool is taken to hold the current Secret versions; a
-        # rotation after this is sent as usual. (Our own pool found again after a crash before its
-        # status write re-sends its secrets once: they may have rotated meanwhile.)
+        # rotation after this is sent as usual.
         secret_versions = {} if config is None else {"secretVersions": dict(config.secret_versions)}
         matched = "immutable properties match" if config is None else "configuration matches"
         return progressing(
@@ -332,6 +331,12 @@ def _plan_pool(
             **secret_versions,
         )
     base["poolId"] = pool_id
+    if config is not None and not arm_ids.same(status.get("poolId"), pool_id):
+        # Ours, found again after a crash before its status write: the PUT carried the current
+        # Secrets, so record their versions instead of taking them for a rotation (which, on an
+        # empty-pool property such as a user password, would stall a pool with nodes).
+        base["secretVersions"] = dict(config.secret_versions)
+        status = {**status, "secretVersions": base["secretVersions"]}
     # --- pool configuration (issue 12): PATCH what differs before any scale decision.
     if config is not None:
         update = pool_update.plan_update(gen, now, pool_id, spec, config, pool, status, base, settings)
