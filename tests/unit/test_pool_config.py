@@ -555,3 +555,19 @@ def test_a_pool_found_again_after_a_crash_is_not_taken_for_a_rotation() -> None:
     assert found.status["secretVersions"] == {"users/u": "1"}
     after = whole(s, actual, {"poolId": POOL_ID, "secretVersions": found.status["secretVersions"]})
     assert not isinstance(after.action, (UpdatePool, Stall))
+
+
+def test_our_pool_stripped_of_its_stamp_and_drifted_is_restored_in_one_patch() -> None:
+    """An out-of-band edit replaced the metadata (the owner stamp with it) and the start task: the
+    pool recorded in status is still ours, and one PATCH restores both; no second write re-adopts."""
+    from azbatch_operator.reconcile import names
+
+    s = spec(metadata=[{"name": "tier", "value": "gold"}])
+    actual = azure_view(pool_config.desired_pool(META, s, IMAGE, all_values(s)), nodes=2)
+    actual["properties"]["metadata"] = [{"name": "team", "value": "someone-else"}]
+    actual["properties"]["startTask"] = {"commandLine": "tampered"}
+    plan = whole(s, actual, {"poolId": POOL_ID})
+    assert isinstance(plan.action, UpdatePool)
+    sent = plan.action.params["properties"]
+    assert {e["name"] for e in sent["metadata"]} == {"tier", names.OWNER_TAG, names.UID_TAG}
+    assert "startTask" in sent

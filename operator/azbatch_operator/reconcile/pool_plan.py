@@ -315,7 +315,10 @@ def _plan_pool(
             f"existing pool {pool_id} differs in properties Azure cannot change in place: "
             f"{'; '.join(diffs)}; delete the pool in Azure or choose another spec.poolName",
         )
-    if owner.kind is ownership.Kind.UNOWNED:
+    recorded = arm_ids.same(status.get("poolId"), pool_id)
+    if owner.kind is ownership.Kind.UNOWNED and not (recorded and config is not None):
+        # (A pool recorded as ours whose stamp was removed out of band is not adopted again: the
+        # configuration PATCH below restores the stamp with the rest of its metadata, in one write.)
         # Made outside the operator: adopt it, stamping this object's ownership first so that a
         # second object naming the same pool finds it owned instead of adopting it too. Batch never
         # returns secrets, so an adopted pool is taken to hold the current Secret versions; a
@@ -331,7 +334,7 @@ def _plan_pool(
             **secret_versions,
         )
     base["poolId"] = pool_id
-    if config is not None and not arm_ids.same(status.get("poolId"), pool_id):
+    if config is not None and not recorded:
         # Ours, found again after a crash before its status write: the PUT carried the current
         # Secrets, so record their versions instead of taking them for a rotation (which, on an
         # empty-pool property such as a user password, would stall a pool with nodes).
