@@ -44,6 +44,7 @@ from azbatch_operator.reconcile import (
     pool_diff,
     pool_plan,
     pool_update,
+    resize,
 )
 from azbatch_operator.reconcile.conditions import Condition, Reason
 from azbatch_operator.reconcile.image_limits import ImageLimitVerdict
@@ -348,6 +349,19 @@ def _start(
     )
 
 
+def _drain_step(
+    pool_id: str, pool: Mapping[str, Any], option: str, settings: Settings
+) -> ResizePool | StopResize | Wait:
+    """Towards 0 nodes: resize to 0 with the drain option once Steady (again, through the data
+    plane, when a drain at target 0 ended with nodes left); stop a resize toward another target."""
+    state = str((pool.get("properties") or {}).get("allocationState") or "Steady").lower()
+    if state == "steady":
+        return _drain(pool_id, pool, option)
+    if state == "resizing" and _targets(pool) not in (None, (0, 0)):
+        return StopResize(pool_id)
+    return Wait(polling.fast(settings), Reason.ROLLING_OUT)
+
+
 def _drain(pool_id: str, pool: Mapping[str, Any], option: str) -> ResizePool:
     params = {
         "properties": {
@@ -360,7 +374,8 @@ def _drain(pool_id: str, pool: Mapping[str, Any], option: str) -> ResizePool:
             }
         }
     }
-    return ResizePool(pool_id, 0, 0, "PT15M", params, node_deallocation_option=option)
+    again = _targets(pool) == (0, 0)
+    return ResizePool(pool_id, 0, 0, "PT15M", params, retry=again, node_deallocation_option=option)
 
 
 def _scale_to_zero(
@@ -393,18 +408,7 @@ def _scale_to_zero(
                 f"{pool_update.named(list(ro.get('fields') or ()))} are updated and the pool scales back"
             )
             conds = tuple(rolling_conditions(gen, now, False, message))
-            action: Any
-            if _targets(pool) != (0, 0) and _steady(pool):
-                action = _drain(pools.serving_id, pool, spec.update_strategy.drain)
-            elif _targets(pool) != (0, 0):
-                # A resize toward the old target is running: stop it first (Batch refuses a second).
-                action = (
-                    StopResize(pools.serving_id)
-                    if str((pool.get("properties") or {}).get("allocationState")).lower() == "resizing"
-                    else Wait(polling.fast(settings), Reason.ROLLING_OUT)
-                )
-            else:
-                action = Wait(polling.fast(settings), Reason.ROLLING_OUT)
+            action = _drain_step(pools.serving_id, pool, spec.update_strategy.drain, settings)
             return Plan(
                 action, conds, {**base, "rollout": record, "resizeAttempts": 0}, polling.fast(settings)
             )
@@ -472,20 +476,11 @@ def _blue_green(
         left = sum(_nodes(old))
         if left == 0 and _steady(old):
             return step(DeletePool(old_id), f"deleting old pool {old_id} (drained)", new)
-        if _targets(old) != (0, 0) and _steady(old):
-            return step(
-                _drain(old_id, old, spec.update_strategy.drain),
-                f"draining old pool {old_id} ({spec.update_strategy.drain}): {left} nodes",
-                new,
-            )
-        if (
-            _targets(old) != (0, 0)
-            and str((old.get("properties") or {}).get("allocationState")).lower() == "resizing"
-        ):
-            return step(
-                StopResize(old_id), f"stopping the resize of old pool {old_id} before draining it", new
-            )
-        return step(Wait(fast, Reason.ROLLING_OUT), f"draining old pool {old_id}: {left} nodes left", new)
+        return step(
+            _drain_step(old_id, old, spec.update_strategy.drain, settings),
+            f"draining old pool {old_id} ({spec.update_strategy.drain}): {left} nodes left",
+            new,
+        )
 
     # Creating, Cancelling, Failed: the old pool serves; only the new pool is ever deleted.
     if new is not None and not _ours(meta, new):
@@ -575,9 +570,14 @@ def _blue_green(
         in_flight = lro.recently_started(lro.operations(status), new_id, now, settings.create_grace_seconds)
         if in_flight is not None and in_flight.type == "CreatePool" and sub_status.get("operations"):
             return step(Wait(fast, Reason.ROLLING_OUT), f"waiting for new pool {new_id} to appear", old)
+    quota = _quota_error(new)
     found = pool_plan.plan_pool(
         meta, spec, sub_status, image, account, new, limit, now, settings, config, new_id
     )
+    if quota is not None and not isinstance(found.action, Stall):
+        # A quota the old pool's cores count against: re-checking it (as a lone pool does) would
+        # hold a partial second pool for as long as the quota stays; the rollout fails instead.
+        found = replace(found, action=Stall(Reason.QUOTA_EXCEEDED, quota))
     sub = {k: found.status.get(k) for k in _SUB_KEYS if k in found.status}
     record["pool"] = {**sub_status, **sub}
     record["pool"].pop("poolId", None)
@@ -631,6 +631,17 @@ def _blue_green(
         conditions=(*plan_out.conditions, *_extra_conditions(found)),
         requeue_after=found.requeue_after or fast,
     )
+
+
+def _quota_error(pool: Mapping[str, Any] | None) -> str | None:
+    """The quota error of a pool that went Steady short of its target (None otherwise)."""
+    if pool is None or not _steady(pool) or _at_target(pool):
+        return None
+    obs = resize.PoolObservation.from_arm(pool)
+    for code, message in obs.errors:
+        if code.lower() in resize.QUOTA_CODES:
+            return f"{code}: {message}"
+    return None
 
 
 def delete_targets(status: Mapping[str, Any], serving_id: str) -> tuple[str, ...]:
