@@ -96,7 +96,8 @@ def test_blue_green_rolls_to_v2_and_back_without_dropping_below_target(
         assert _cond(obj, "Ready")["status"] == "True", _cond(obj, "Ready")
         if status.get("rollout"):
             seen_phases.add(status["rollout"]["phase"])
-            assert status["rollout"]["fromImage"] == v1 and status["rollout"]["toImage"] == v2
+            assert status["rollout"]["fromImage"] == v1
+            assert status["rollout"]["toImage"] == v2
             assert _cond(obj, "Reconciling")["reason"] == "RollingOut"
 
     def finished(obj: dict[str, Any]) -> bool:
@@ -113,9 +114,10 @@ def test_blue_green_rolls_to_v2_and_back_without_dropping_below_target(
     print(f"BlueGreen rollout of {target} nodes: {elapsed:.1f}s, {samples} samples, ARM {dict(calls)}")
     assert {"Creating", "Draining"} <= seen_phases, seen_phases
     new = admin.resource(green)
-    assert new is not None and _image(new) == v2
+    assert new is not None
+    assert _image(new) == v2
     assert obj["status"]["imageReference"] == v2
-    assert calls["Pool_Create"] == 1 and calls["Pool_Delete"] == 1, calls
+    assert (calls["Pool_Create"], calls["Pool_Delete"]) == (1, 1), calls
     wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=60)
 
     # The next rollout alternates back to <poolName>.
@@ -164,7 +166,7 @@ def test_scale_to_zero_keeps_the_pool_id(
     obj = wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=60)
     assert obj["status"]["poolId"].lower() == world.pool_id("pool").lower()
     calls = arm_requests(admin, world)
-    assert calls["Pool_Create"] == 0 and calls["Pool_Delete"] == 0, calls
+    assert (calls["Pool_Create"], calls["Pool_Delete"]) == (0, 0), calls
 
 
 def test_manual_is_stalled_and_says_how_to_opt_in(
@@ -178,7 +180,7 @@ def test_manual_is_stalled_and_says_how_to_opt_in(
     _patch_spec(kubectl, ns, "pool", {"image": {"id": v2}})
     obj = wait_condition(kubectl, "batchpool", ns, "pool", "Stalled", "UpdateRequiresEmptyPool", timeout=60)
     message = _cond(obj, "Stalled")["message"]
-    assert "image" in message and "BlueGreen" in message and "ScaleToZero" in message, message
+    assert all(word in message for word in ("image", "BlueGreen", "ScaleToZero")), message
     assert len(_pools(simulator, world)) == 1
 
 
@@ -197,7 +199,8 @@ def test_new_image_gone_fails_the_rollout_and_the_old_spec_ends_it(
     assert obj["status"]["rollout"]["phase"] == "Failed"
     pools = _pools(simulator, world)
     assert [p["id"].lower() for p in pools] == [world.pool_id("pool").lower()]
-    assert _image(pools[0]) == v1 and pools[0]["properties"]["currentDedicatedNodes"] == 2
+    assert _image(pools[0]) == v1
+    assert pools[0]["properties"]["currentDedicatedNodes"] == 2
     _patch_spec(kubectl, ns, "pool", {"image": {"id": v1}})
     obj = wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=60)
     assert not obj["status"].get("rollout")
@@ -224,7 +227,9 @@ def test_quota_fails_the_rollout_and_deletes_only_the_new_pool(
 
     _sample_until(kubectl, simulator, world, namespace, gone, lambda o, p: None, timeout=60)
     old = admin.resource(world.pool_id("pool"))
-    assert old is not None and _image(old) == v1 and old["properties"]["currentDedicatedNodes"] == 3
+    assert old is not None
+    assert _image(old) == v1
+    assert old["properties"]["currentDedicatedNodes"] == 3
 
 
 def test_delete_during_rollout_removes_both_pools(

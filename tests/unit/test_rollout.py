@@ -212,9 +212,9 @@ class World:
 def converge(world: World, spec: BatchPoolSpec, steps: int = 200) -> None:
     for _ in range(steps):
         world.step(spec)
-        if not world.status.get("rollout") and world.cond("Ready")["status"] == "True":
-            if world.cond("Reconciling")["status"] == "False":
-                return
+        ready = world.cond("Ready")["status"] == "True"
+        if not world.status.get("rollout") and ready and world.cond("Reconciling")["status"] == "False":
+            return
     raise AssertionError(f"no convergence: {world.status}")
 
 
@@ -268,9 +268,11 @@ def test_scale_to_zero_keeps_the_id() -> None:
     spec = make_spec(version("1"), 4, "ScaleToZero", vm="Standard_D8s_v5")
     converge(world, spec)
     pool = world.batch.get(BLUE)
-    assert pool is not None and pool["properties"]["vmSize"] == "Standard_D8s_v5"
+    assert pool is not None
+    assert pool["properties"]["vmSize"] == "Standard_D8s_v5"
     assert pool["properties"]["currentDedicatedNodes"] == 4
-    assert world.batch.created == [BLUE] and world.batch.deleted == []
+    assert world.batch.created == [BLUE]
+    assert world.batch.deleted == []
 
 
 def test_manual_stalls() -> None:
@@ -298,10 +300,12 @@ def test_quota_failure_deletes_the_new_pool_then_the_old_spec_ends_it() -> None:
     before = len(world.batch.created)
     for _ in range(5):
         world.step(spec2)
-    assert len(world.batch.created) == before and world.batch.get(GREEN) is None
+    assert len(world.batch.created) == before
+    assert world.batch.get(GREEN) is None
     world.gen = 3
     converge(world, make_spec(version("1"), 6))
-    assert world.status["poolId"] == BLUE and "rollout" not in world.status
+    assert world.status["poolId"] == BLUE
+    assert "rollout" not in world.status
 
 
 def test_delete_plans_both_pools() -> None:
@@ -315,7 +319,8 @@ def test_delete_plans_both_pools() -> None:
     assert targets == (GREEN,)
     others = {t: world.batch.get(t) for t in targets}
     found = rollout.plan_delete_others(META, spec, world.status, others, NOW, S)
-    assert found is not None and found.action == DeletePool(GREEN)
+    assert found is not None
+    assert found.action == DeletePool(GREEN)
     assert not isinstance(found.action, Release)
     # Not found: gone, unless its create was sent within the grace period (then it is waited for).
     later = NOW + timedelta(hours=1)
@@ -325,7 +330,8 @@ def test_delete_plans_both_pools() -> None:
         "operations": [{"type": "CreatePool", "resourceId": GREEN, "startedAt": "2026-01-02T03:04:00Z"}],
     }
     waiting = rollout.plan_delete_others(META, spec, in_flight, dict.fromkeys(targets), NOW, S)
-    assert waiting is not None and isinstance(waiting.action, Wait)
+    assert waiting is not None
+    assert isinstance(waiting.action, Wait)
 
 
 # ---------------------------------------------------------------------------- properties
