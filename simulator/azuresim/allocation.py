@@ -282,7 +282,7 @@ def start_resize(
         "AllocationTimedOut",
         "Desired number of dedicated and low-priority nodes could not be allocated due to a resize timeout.",
     )
-    if capped or needed > timeout_s:
+    if capped or (needed > timeout_s and not draining):
         end, error = now + timeout_s, timed_out
     else:
         end = now + needed

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from azbatch_operator.devtools.stack import Operator
 from tests.e2e.conftest import SimulatorHandle, World, wait_condition
 from tests.e2e.test_batch_pool_resize import arm_requests, fixed_pool, seed_gallery_version
@@ -249,3 +251,83 @@ def test_delete_during_rollout_removes_both_pools(
     _sample_until(kubectl, simulator, world, ns, draining, lambda o, p: None, timeout=60)
     kubectl.run("delete", "bp", "pool", "-n", ns, "--timeout=90s")
     assert _pools(simulator, world) == []
+
+
+def test_managed_image_v1_deletes_cleanly_after_the_rollout(
+    kubectl: Kubectl, operator: Operator, simulator: SimulatorHandle, world: World
+) -> None:
+    from tests.e2e.test_smoke_flow import image_manifest
+
+    ns = world.namespace
+    v1, v2 = image_manifest(world, "render-node-v1"), image_manifest(world, "render-node-v2")
+    kubectl.apply(v1)
+    kubectl.apply(v2)
+    for name in ("render-node-v1", "render-node-v2"):
+        wait_condition(kubectl, "managedimage", ns, name, "Ready", timeout=120)
+    manifest = fixed_pool(world, "", dedicated=2, updateStrategy={"type": "BlueGreen"})
+    manifest["spec"]["image"] = {"managedImageRef": {"name": "render-node-v1"}}
+    kubectl.apply(manifest)
+    wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=60)
+    # The old pool's tasks run for 10 simulated minutes: its drain (TaskCompletion) waits for them.
+    simulator.admin.set_nodes(world.pool_id("pool"), "running", 2, taskSeconds=600)
+    _patch_spec(kubectl, ns, "pool", {"image": {"managedImageRef": {"name": "render-node-v2"}}})
+
+    def rolling(o: dict[str, Any]) -> bool:
+        return bool((o.get("status") or {}).get("rollout"))
+
+    _sample_until(kubectl, simulator, world, ns, rolling, lambda o, p: None, timeout=60)
+    # v1 is deleted while the old pool still runs on it: the deletion waits for the rollout.
+    kubectl.run("delete", "managedimage", "render-node-v1", "-n", ns, "--wait=false")
+    held = wait_condition(kubectl, "managedimage", ns, "render-node-v1", "Stalled", "ImageInUse", timeout=60)
+    assert "pool" in _cond(held, "Stalled")["message"]
+    assert simulator.admin.resource(world.pool_id("pool")) is not None
+
+    def finished(o: dict[str, Any]) -> bool:
+        gone = simulator.admin.resource(world.pool_id("pool")) is None
+        return not (o.get("status") or {}).get("rollout") and gone
+
+    _sample_until(kubectl, simulator, world, ns, finished, lambda o, p: None, timeout=120)
+    kubectl.run("wait", "managedimage/render-node-v1", "-n", ns, "--for=delete", "--timeout=90s", timeout=120)
+    pool = simulator.admin.resource(world.pool_id("pool-b"))
+    assert pool is not None
+    assert pool["properties"]["currentDedicatedNodes"] == 2
+    used = kubectl.json("get", "managedimage", "render-node-v2", "-n", ns)["status"].get("usedBy") or []
+    assert {"namespace": ns, "name": "pool"} in used, used
+
+
+@pytest.mark.isolated
+def test_sigkill_at_three_points_of_a_rollout_converges_without_duplicates(
+    kubectl: Kubectl, own_operator: Operator, simulator: SimulatorHandle, world: World
+) -> None:
+    admin, ns = simulator.admin, world.namespace
+    v1 = seed_gallery_version(admin, world, "1.0.0")
+    v2 = seed_gallery_version(admin, world, "2.0.0")
+    kubectl.apply(fixed_pool(world, v1, dedicated=3, updateStrategy={"type": "BlueGreen"}))
+    wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=60)
+    blue, green = world.pool_id("pool"), world.pool_id("pool-b")
+    admin.set_nodes(blue, "running", 3, taskSeconds=240)  # the drain lasts 4 simulated minutes
+    admin.reset_requests()
+    _patch_spec(kubectl, ns, "pool", {"image": {"id": v2}})
+
+    def at_most_two(o: dict[str, Any], pools: list[dict[str, Any]]) -> None:
+        assert len(pools) <= 2, [p["id"] for p in pools]
+
+    points: list[Callable[[dict[str, Any]], bool]] = [
+        lambda o: bool((o.get("status") or {}).get("rollout")),  # recorded
+        lambda o: admin.resource(green) is not None,  # the new pool exists
+        lambda o: ((o.get("status") or {}).get("rollout") or {}).get("phase") == "Draining",  # switched
+    ]
+    for point in points:
+        _sample_until(kubectl, simulator, world, ns, point, at_most_two, timeout=60)
+        own_operator.kill()
+        own_operator.start()
+
+    def finished(o: dict[str, Any]) -> bool:
+        status = o.get("status") or {}
+        return not status.get("rollout") and str(status.get("poolId", "")).lower() == green.lower()
+
+    _sample_until(kubectl, simulator, world, ns, finished, at_most_two, timeout=120)
+    wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=60)
+    assert [p["id"].lower() for p in _pools(simulator, world)] == [green.lower()]
+    calls = arm_requests(admin, world)
+    assert calls["Pool_Create"] == 1, calls

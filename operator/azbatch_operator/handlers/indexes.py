@@ -151,10 +151,17 @@ def pool_claims(
 
 
 @kopf.index(GROUP, VERSION, "batchpools")
-def pools_by_image_id(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> Any:
+def pools_by_image_id(
+    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> Any:
     """Lower-cased ``spec.image.id`` -> "namespace/pool": a pool naming a ManagedImage's image or
-    gallery version by id holds that ManagedImage as a ``managedImageRef`` does."""
-    image_id = (spec.get("image") or {}).get("id")
-    if not image_id:
+    gallery version by id holds that ManagedImage as a ``managedImageRef`` does.  During a rollout
+    (issue 13) the old pool's image (``status.rollout.fromImage``) is held too, until the rollout
+    ends with the old pool gone."""
+    ids = {str((spec.get("image") or {}).get("id") or "").lower()}
+    rollout = (status or {}).get("rollout") or {}
+    ids.add(str(rollout.get("fromImage") or "").lower())
+    ids.discard("")
+    if not ids:
         return None
-    return {str(image_id).lower(): f"{namespace}/{name}"}
+    return dict.fromkeys(ids, f"{namespace}/{name}")
