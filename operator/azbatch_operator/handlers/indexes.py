@@ -101,7 +101,7 @@ def pools_by_image(*, namespace: str | None, name: str, spec: kopf.Spec, **_: An
     """(namespace, ManagedImage name) -> "namespace/pool" for pools that reference it."""
     ref = (spec.get("image") or {}).get("managedImageRef") or {}
     if not ref.get("name"):
-        return None
+        return {}  # not None: kopf would keep the entry of a ref the spec no longer has
     return {(namespace, ref["name"]): f"{namespace}/{name}"}
 
 
@@ -162,6 +162,5 @@ def pools_by_image_id(
     rollout = (status or {}).get("rollout") or {}
     ids.add(str(rollout.get("fromImage") or "").lower())
     ids.discard("")
-    if not ids:
-        return None
+    # {} rather than None: kopf keeps an object's previous entries when an index returns None.
     return dict.fromkeys(ids, f"{namespace}/{name}")
