@@ -393,3 +393,29 @@ def test_blue_green_invariants(
     assert final.image.id is not None
     assert image_of(world.serving()) == final.image.id
     assert len(world.batch.pools) == 1
+
+
+def test_both_pools_count_against_the_image_limit_while_both_exist() -> None:
+    from azbatch_operator.reconcile import admission
+
+    key = version("1").lower()
+    status = {"rollout": {"phase": "Creating", "strategy": "BlueGreen", "oldTargets": [600, 0]}}
+    me = admission.Claim("team-a/render", key, (600, 0), (600, 0))
+    me2, extra = rollout.limit_claims(me, status, key)
+    assert me2.held is None
+    verdict = admission.admit(me2, extra, 1000, 1000)
+    assert not verdict.fits, "600 + 600 nodes on one image exceed 1000"
+    assert admission.admit(me, (), 1000, 1000).fits
+    assert rollout.limit_claims(me, {}, key) == (me, ())
+
+
+def test_the_old_image_stays_in_use_during_a_rollout() -> None:
+    from azbatch_operator.handlers import indexes
+
+    spec = {"image": {"id": version("2")}}
+    during = indexes.pools_by_image_id(
+        namespace="ns", name="p", spec=spec, status={"rollout": {"fromImage": version("1")}}
+    )
+    assert set(during) == {version("1").lower(), version("2").lower()}
+    after = indexes.pools_by_image_id(namespace="ns", name="p", spec={"image": {}}, status={})
+    assert after == {}, "an empty mapping (not None) makes kopf drop the old entries"

@@ -167,9 +167,13 @@ def image_limit_verdict(
         indexes.held_targets(status),
         str(meta.get("creationTimestamp") or ""),
     )
+    # --- rollout (issue 13): both pools count while a BlueGreen rollout has two.
+    from_image = (rollout.rollout_of(status) or {}).get("fromImage")
+    old_key = image_limits.image_key(str(from_image), sources) if from_image else None
+    me, retiring = rollout.limit_claims(me, status, old_key)
     settings = runtime.get().settings
     return admission.admit(
-        me, others, settings.image_max_dedicated_nodes, settings.image_max_low_priority_nodes
+        me, [*others, *retiring], settings.image_max_dedicated_nodes, settings.image_max_low_priority_nodes
     )
 
 

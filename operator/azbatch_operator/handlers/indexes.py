@@ -158,8 +158,9 @@ def pools_by_image_id(
     gallery version by id holds that ManagedImage as a ``managedImageRef`` does.  During a rollout
     (issue 13) the old pool's image (``status.rollout.fromImage``) is held too, until the rollout
     ends with the old pool gone."""
-    ids = {str((spec.get("image") or {}).get("id") or "").lower()}
-    rollout = (status or {}).get("rollout") or {}
+    image: Mapping[str, Any] = spec.get("image") or {}
+    ids = {str(image.get("id") or "").lower()}
+    rollout: Mapping[str, Any] = (status.get("rollout") if status else None) or {}
     ids.add(str(rollout.get("fromImage") or "").lower())
     ids.discard("")
     # {} rather than None: kopf keeps an object's previous entries when an index returns None.

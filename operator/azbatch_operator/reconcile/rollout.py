@@ -36,6 +36,7 @@ from typing import Any
 
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.reconcile import (
+    admission,
     conditions,
     lro,
     names,
@@ -312,6 +313,7 @@ def _start(
         "newPoolId": pools.serving_id if strategy == SCALE_TO_ZERO else pools.other_id,
         "startedAt": conditions.rfc3339(now),
         "fields": list(fields),
+        "oldTargets": list(_targets(serving) or _nodes(serving)),
     }
     if strategy == SCALE_TO_ZERO:
         record["phase"] = DRAINING
@@ -631,6 +633,23 @@ def _blue_green(
         conditions=(*plan_out.conditions, *_extra_conditions(found)),
         requeue_after=found.requeue_after or fast,
     )
+
+
+def limit_claims(
+    me: admission.Claim, status: Mapping[str, Any], old_image_key: str | None
+) -> tuple[admission.Claim, tuple[admission.Claim, ...]]:
+    """Per-image node limits while a BlueGreen rollout has two pools: ``me`` is the new pool (held:
+    nothing until it serves), and the old pool counts with the targets it had, on its own image, as
+    a claim of its own (it matters when both pools share an image key, e.g. a vmSize rollout)."""
+    ro = rollout_of(status)
+    if ro is None or str(ro.get("strategy")) != BLUE_GREEN or old_image_key is None:
+        return me, ()
+    old = tuple(int(n) for n in (ro.get("oldTargets") or (0, 0)))[:2]
+    held = (old[0], old[1]) if len(old) == 2 else (0, 0)
+    retiring = admission.Claim(f"{me.pool} (retiring pool)", old_image_key, held, held, me.created)
+    if str(ro.get("phase")) == CREATING:
+        me = replace(me, held=None)
+    return me, (retiring,)
 
 
 def _quota_error(pool: Mapping[str, Any] | None) -> str | None:
