@@ -79,6 +79,10 @@ class Batch:
     cap_code: str = "AccountCoreQuotaReached"
     images_gone: set[str] = field(default_factory=set)
     max_pools: int = 0
+    #: At most this many nodes join per resize (Batch's large-pool behaviour); the resize then ends
+    #: with AllocationTimedOut, stamped with a transition time ahead of the operator's clock (as a
+    #: time-compressed simulator does).
+    per_resize: int | None = None
     deleted: list[str] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
 
@@ -142,13 +146,22 @@ class Batch:
                 props["resizeOperationStatus"] = {"errors": [{"code": "AllocationFailed", "message": "gone"}]}
                 continue
             limit = want if cap is None else min(want, cap)
+            if self.per_resize is not None and want > cur:
+                start = props.setdefault("_start", cur)
+                limit = min(limit, start + self.per_resize)
             step = max(-self.rate, min(self.rate, limit - cur))
             props["currentDedicatedNodes"] = cur + step
             if props["currentDedicatedNodes"] == limit:
                 props["allocationState"] = "Steady"
                 props["allocationStateTransitionTime"] = "2026-01-02T03:00:00Z"
-                if limit < want:
+                props.pop("_start", None)
+                if limit < want and cap is not None and limit == min(want, cap):
                     props["resizeOperationStatus"] = {"errors": [{"code": self.cap_code, "message": "quota"}]}
+                elif limit < want:
+                    props["allocationStateTransitionTime"] = "2027-01-01T00:00:00Z"
+                    props["resizeOperationStatus"] = {
+                        "errors": [{"code": "AllocationTimedOut", "message": "t"}]
+                    }
 
 
 def image_of(pool: dict[str, Any] | None) -> str | None:
@@ -252,6 +265,20 @@ def test_blue_green_moves_the_pool_id_and_deletes_only_the_old_pool() -> None:
     assert world.batch.deleted == [BLUE]
     assert image_of(world.batch.get(GREEN)) == version("2")
     assert world.batch.max_pools == 2
+
+
+def test_the_new_pool_resizes_again_after_a_partial_resize() -> None:
+    """The new pool's resize-retry bookkeeping (lastResizeError) is kept between passes, so a
+    resize ended short with a transition time ahead of the operator's clock is retried."""
+    world = ready_world(version("1"), 10)
+    world.batch.per_resize = 6
+    world.gen = 2
+    spec = make_spec(version("2"), 10)
+    converge(world, spec, steps=120)
+    assert world.status["poolId"] == GREEN
+    pool = world.batch.get(GREEN)
+    assert pool is not None
+    assert pool["properties"]["currentDedicatedNodes"] == 10
 
 
 def test_a_steady_pool_costs_no_read_of_the_other_pool() -> None:

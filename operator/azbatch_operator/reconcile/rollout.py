@@ -72,7 +72,7 @@ SCALING_UP = "ScalingUp"
 ALTERNATE_SUFFIX = "-b"
 #: Keys of a new pool's own planner status kept under ``status.rollout.pool`` (the serving pool's
 #: keep the top level).
-_SUB_KEYS = ("resizeAttempts", "resizeErrors", "lastResizeAt", "secretVersions", "operations")
+_SUB_KEYS = ("resizeAttempts", "lastResizeError", "secretVersions", "operations")
 
 
 #: plan_pool on the serving pool, with extra status entries (and optionally another status).
