@@ -62,7 +62,7 @@ def make_spec(
             "nodeAgentSkuId": "batch.node.ubuntu 22.04",
             "image": {"id": image},
             "scale": {"fixed": {"targetDedicatedNodes": nodes}},
-            "resizeRetry": {"maxAttempts": 2, "backoffSeconds": 0},
+            "resizeRetry": {"maxAttempts": 2, "backoffSeconds": 20},
             "updateStrategy": {"type": strategy, "drain": "TaskCompletion"},
         }
     )
