@@ -369,3 +369,41 @@ def test_rollout_of_a_500_node_pool_figures(
         f"serving pool min {min(lowest)} nodes over {len(lowest)} samples"
     )
     assert min(lowest) >= target
+
+
+def test_a_change_mid_rollout_rolls_forward_to_the_newest_spec(
+    kubectl: Kubectl, operator: Operator, simulator: SimulatorHandle, world: World
+) -> None:
+    """410 nodes: the simulator adds at most 400 per resize, so the new pool needs a second resize
+    (after a 3 simulated minute timeout) and the v3 change lands while it is being created."""
+    admin, ns = simulator.admin, world.namespace
+    v1, v2, v3 = (seed_gallery_version(admin, world, v) for v in ("1.0.0", "2.0.0", "3.0.0"))
+    target = 410
+    kubectl.apply(
+        fixed_pool(world, v1, dedicated=target, timeout="PT3M", updateStrategy={"type": "BlueGreen"})
+    )
+    wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=120)
+    admin.reset_requests()
+    _patch_spec(kubectl, ns, "pool", {"image": {"id": v2}})
+    green = world.pool_id("pool-b")
+
+    def at_most_two(o: dict[str, Any], pools: list[dict[str, Any]]) -> None:
+        assert len(pools) <= 2, [p["id"] for p in pools]
+
+    def creating(o: dict[str, Any]) -> bool:
+        phase = ((o.get("status") or {}).get("rollout") or {}).get("phase")
+        return phase == "Creating" and admin.resource(green) is not None
+
+    _sample_until(kubectl, simulator, world, ns, creating, at_most_two, timeout=60)
+    _patch_spec(kubectl, ns, "pool", {"image": {"id": v3}})
+
+    def finished(o: dict[str, Any]) -> bool:
+        status = o.get("status") or {}
+        pools = _pools(simulator, world)
+        return not status.get("rollout") and len(pools) == 1 and _image(pools[0]) == v3
+
+    obj, _ = _sample_until(kubectl, simulator, world, ns, finished, at_most_two, timeout=180)
+    assert obj["status"]["imageReference"] == v3
+    calls = arm_requests(admin, world)
+    assert calls["Pool_Create"] <= 2, calls
+    assert calls["Pool_Delete"] >= 1, calls
