@@ -375,12 +375,12 @@ def test_a_change_mid_rollout_rolls_forward_to_the_newest_spec(
     kubectl: Kubectl, operator: Operator, simulator: SimulatorHandle, world: World
 ) -> None:
     """410 nodes: the simulator adds at most 400 per resize, so the new pool needs a second resize
-    (after a 3 simulated minute timeout) and the v3 change lands while it is being created."""
+    (after a 5 simulated minute timeout) and the v3 change lands while it is being created."""
     admin, ns = simulator.admin, world.namespace
     v1, v2, v3 = (seed_gallery_version(admin, world, v) for v in ("1.0.0", "2.0.0", "3.0.0"))
     target = 410
     kubectl.apply(
-        fixed_pool(world, v1, dedicated=target, timeout="PT3M", updateStrategy={"type": "BlueGreen"})
+        fixed_pool(world, v1, dedicated=target, timeout="PT5M", updateStrategy={"type": "BlueGreen"})
     )
     wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=120)
     admin.reset_requests()
