@@ -272,11 +272,17 @@ def start_resize(
         ach_low = from_low + min(grow_low, max_add - take_ded) if grow_low else ach_low
     moves = abs(ach_ded - from_ded) + abs(ach_low - from_low)
     needed = moves / rate
+    draining = str(dealloc or "Requeue").lower() in WAIT_FOR_TASKS and not grows
+    if draining:
+        # TaskCompletion / RetainedData: a node running a task leaves only when the task ends.
+        ends = [e for e in _task_ends(pool, now) if e > now]
+        if ends:
+            needed = max(needed, max(ends) - now)
     timed_out = _error(
         "AllocationTimedOut",
         "Desired number of dedicated and low-priority nodes could not be allocated due to a resize timeout.",
     )
-    if capped or needed > timeout_s:
+    if capped or (needed > timeout_s and not draining):
         end, error = now + timeout_s, timed_out
     else:
         end = now + needed
@@ -290,6 +296,7 @@ def start_resize(
         "error": error,
         "rate": rate,
         "timed_out": error is timed_out,
+        "drain": draining,
     }
 
 
@@ -305,6 +312,32 @@ def _nodes_at(r: JSON, t: float) -> tuple[int, int]:
     if t >= float(r["end"]) and not r.get("timed_out"):
         return int(r["ach_ded"]), int(r["ach_low"])
     return ded, low
+
+
+#: nodeDeallocationOption values that wait for running tasks before a node leaves (Batch's
+#: ComputeNodeDeallocationOption: Requeue and Terminate stop the tasks and remove the node at once).
+WAIT_FOR_TASKS = frozenset({"taskcompletion", "retaineddata"})
+
+
+def _task_ends(pool: Resource, now: float) -> list[float]:
+    """When the tasks of the pool's ``running`` nodes (``POST /_sim/nodes``) end."""
+    special = (pool.state.get("nodes") or {}).get("special") or {}
+    return [float(r.get("taskEnds", now)) for r in special.values() if r.get("state") == "running"]
+
+
+def _busy(pool: Resource, t: float) -> tuple[int, int]:
+    """Dedicated and low-priority nodes still running a task at ``t``."""
+    nodes = pool.state.get("nodes") or {}
+    special = nodes.get("special") or {}
+
+    def count(key: str) -> int:
+        return sum(
+            1
+            for i in nodes.get(key) or []
+            if (special.get(i) or {}).get("state") == "running" and float(special[i].get("taskEnds", t)) > t
+        )
+
+    return count("ded"), count("low")
 
 
 def stop_resize(world: World, pool: Resource, now: float) -> None:
@@ -340,6 +373,10 @@ def refresh_pool(world: World, pool: Resource) -> None:
             a["resize"] = None
         else:
             a["cur_ded"], a["cur_low"] = _nodes_at(r, now)
+            if r.get("drain"):
+                busy = _busy(pool, now)
+                a["cur_ded"] = max(a["cur_ded"], min(int(r["from_ded"]), busy[0]))
+                a["cur_low"] = max(a["cur_low"], min(int(r["from_low"]), busy[1]))
     elif state == "Stopping" and now >= float(a.get("stop_end", 0)):
         a["state"] = "Steady"
         a["transition"] = float(a.get("stop_end", now))

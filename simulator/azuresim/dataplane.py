@@ -106,6 +106,10 @@ def sync_nodes(world: World, pool: Resource) -> JSON:
     """Make the node lists follow the pool's current counts (new nodes appended, the newest leave)."""
     nodes = _nodes(pool)
     alloc = pool.state.get("alloc") or {}
+    now = world.clock.now()
+    for node_id, rec in list(nodes["special"].items()):
+        if rec.get("state") == "running" and float(rec.get("taskEnds", now)) <= now:
+            del nodes["special"][node_id]  # its task ended: the node is idle again
     for key, want in (("ded", int(alloc.get("cur_ded", 0))), ("low", int(alloc.get("cur_low", 0)))):
         ids: list[str] = nodes[key]
         while len(ids) < want:
@@ -114,7 +118,11 @@ def sync_nodes(world: World, pool: Resource) -> JSON:
             ids.append(node_id)
             _take_pending(world, nodes, key, node_id)
         while len(ids) > want:
-            nodes["special"].pop(ids.pop(), None)
+            # Nodes running a task leave last (with TaskCompletion they are all that is left).
+            idle = [i for i in ids if _node_state(nodes, i) != "running"]
+            leaving = idle[-1] if idle else ids[-1]
+            ids.remove(leaving)
+            nodes["special"].pop(leaving, None)
     return nodes
 
 
@@ -223,6 +231,10 @@ def set_nodes(world: World, pool: Resource, body: JSON) -> JSON:
         for key in ("code", "message", "exitCode"):
             if body.get(key) is not None:
                 rec[key] = body[key]
+        if state == "running":
+            # Its (simulated) task ends after taskSeconds; a TaskCompletion shrink waits for it.
+            seconds = float(body.get("taskSeconds") or world.cfg("batch").get("taskSeconds") or 600)
+            rec["taskEnds"] = now + seconds
         nodes["special"][node_id] = rec
     # Asked for more nodes than the pool has: the next nodes to join take the state as they arrive.
     pending = count - len(chosen) if state != "idle" else 0

@@ -225,3 +225,31 @@ async def test_node_counts_page_by_ten_pools_and_the_sdk_follows_next_links(
 
 async def _steady_all(sim: SimulatorThread) -> None:
     admin(sim, "POST", "/_sim/clock", {"advanceSeconds": 3600})
+
+
+@pytest.mark.parametrize("option", ["TaskCompletion", "Requeue"])
+async def test_a_drain_waits_for_running_tasks_only_with_task_completion(
+    sim: SimulatorThread, batch: Any, option: str
+) -> None:
+    """ARM PATCH to 0 nodes with nodeDeallocationOption: TaskCompletion keeps the two nodes that run a
+    task (10 simulated minutes) until it ends; Requeue empties the pool at once."""
+    await _pool(batch, 5)
+    await _steady(sim, batch)
+    admin(sim, "POST", "/_sim/nodes", {"poolId": POOL_ID, "state": "running", "count": 2, "taskSeconds": 600})
+    scale = {
+        "fixedScale": {
+            "targetDedicatedNodes": 0,
+            "targetLowPriorityNodes": 0,
+            "nodeDeallocationOption": option,
+        }
+    }
+    await batch.pool.update(BATCH_RG, ACCOUNT, "p1", {"properties": {"scaleSettings": scale}})
+    admin(sim, "POST", "/_sim/clock", {"advanceSeconds": 60})
+    pool = await batch.pool.get(BATCH_RG, ACCOUNT, "p1")
+    if option == "TaskCompletion":
+        assert (pool.allocation_state, pool.current_dedicated_nodes) == ("Resizing", 2)
+        special = admin(sim, "GET", f"/_sim/nodes?poolId={POOL_ID}")["special"]
+        assert [r["state"] for r in special.values()] == ["running", "running"]
+        admin(sim, "POST", "/_sim/clock", {"advanceSeconds": 600})
+        pool = await batch.pool.get(BATCH_RG, ACCOUNT, "p1")
+    assert (pool.allocation_state, pool.current_dedicated_nodes) == ("Steady", 0)

@@ -382,11 +382,13 @@ def test_empty_pool_change_on_a_pool_with_nodes_stalls_naming_fields() -> None:
     assert "targetDedicatedNodes" in result.action.message
 
 
-def test_blue_green_is_accepted_but_acts_like_manual_and_says_so() -> None:
+def test_manual_says_how_to_opt_in_to_a_rollout() -> None:
+    """(BlueGreen / ScaleToZero are carried out by reconcile/rollout.py, tests/unit/test_rollout.py.)"""
     actual = azure_view(pool_config.desired_pool(META, spec(), IMAGE), nodes=4)
-    result = plan(spec(vmSize="Standard_D8s_v5", updateStrategy={"type": "BlueGreen"}), actual)
+    result = plan(spec(vmSize="Standard_D8s_v5"), actual)
     assert isinstance(result.action, Stall)
-    assert "BlueGreen is accepted but not implemented yet" in result.action.message
+    assert "spec.updateStrategy.type to BlueGreen" in result.action.message
+    assert "ScaleToZero" in result.action.message
 
 
 def test_empty_pool_change_on_an_empty_pool_is_patched_with_the_live_ones() -> None:

@@ -25,6 +25,7 @@ from azbatch_operator.reconcile import (
     pool_config,
     pool_plan,
     pool_update,
+    rollout,
 )
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.errors import Category
@@ -166,9 +167,13 @@ def image_limit_verdict(
         indexes.held_targets(status),
         str(meta.get("creationTimestamp") or ""),
     )
+    # --- rollout (issue 13): both pools count while a BlueGreen rollout has two.
+    from_image = (rollout.rollout_of(status) or {}).get("fromImage")
+    old_key = image_limits.image_key(str(from_image), sources) if from_image else None
+    me, retiring = rollout.limit_claims(me, status, old_key)
     settings = runtime.get().settings
     return admission.admit(
-        me, others, settings.image_max_dedicated_nodes, settings.image_max_low_priority_nodes
+        me, [*others, *retiring], settings.image_max_dedicated_nodes, settings.image_max_low_priority_nodes
     )
 
 
@@ -287,10 +292,12 @@ async def reconcile_once(
         if blocked is not None:
             await report.publish(PLURAL, body, blocked.conditions, blocked.status)
             return blocked.requeue_after
+        # --- rollout (issue 13): the serving pool may be <poolName>-b (reconcile/rollout.py).
+        pool_id, other_id = rollout.pool_ids(pool_id, status)
         account = await _account(spec.account_id)
         pool = await rt.resources.get(pool_id) if account is not None else None
         image = resolve_image(meta.namespace, spec, images)
-        if pool is None and image.ready:
+        if (pool is None or rollout.rollout_of(status) is not None) and image.ready:
             image = await describe_image(image)
         # --- trusted launch (issue 12): securityProfile must fit the image before the create.
         if pool is None and image.ready and image.image_id is not None:
@@ -303,17 +310,18 @@ async def reconcile_once(
                 return plan.requeue_after
         verdict = image_limit_verdict(body, spec, status, image.image_id, claims, images)
         config = pool_update.DesiredConfig.build(meta, spec, image.image_id, values)
-        plan = pool_plan.plan_pool(
-            meta, spec, status, image, account, pool, verdict, now, rt.settings, config=config
-        )
+        # --- rollout (issue 13): the other pool is read only while a rollout needs it.
+        other = None
+        if account is not None and rollout.wants_other(spec, status, pool, config, other_id):
+            other = await rt.resources.get(other_id)
+        pools = rollout.Pools(pool_id, pool, other_id, other)
+        plan = rollout.plan(meta, spec, status, image, account, pools, verdict, now, rt.settings, config)
         if isinstance(plan.action, CheckImage):
             exists = await rt.resources.get(plan.action.image_id) is not None
             image = pool_plan.ResolvedImage(
                 image.image_id, location=image.location, target_regions=image.target_regions, exists=exists
             )
-            plan = pool_plan.plan_pool(
-                meta, spec, status, image, account, pool, verdict, now, rt.settings, config=config
-            )
+            plan = rollout.plan(meta, spec, status, image, account, pools, verdict, now, rt.settings, config)
         plan = await node_counts.review(plan, meta, spec, status, pool, now)
         await _perform(plan, body, memo)
     except WriteRefused:
@@ -400,8 +408,11 @@ async def _delete_once(body: kopf.Body, memo: Any) -> None:
     own_id = pool_plan.pool_resource_id(meta, spec) if not pool_plan.validate_pool_spec(spec) else None
     pool_id = str(status.get("poolId") or own_id)
     try:
+        # --- rollout (issue 13): a rollout's other pool goes first (reconcile/rollout.py).
+        others = {i: await rt.resources.get(i) for i in rollout.delete_targets(status, pool_id)}
+        first = rollout.plan_delete_others(meta, spec, status, others, now, rt.settings)
         pool = await rt.resources.get(pool_id)
-        plan = pool_plan.plan_pool_delete(meta, spec, status, pool, now, rt.settings, pool_id)
+        plan = first or pool_plan.plan_pool_delete(meta, spec, status, pool, now, rt.settings, pool_id)
         await _perform(plan, body, memo)
     except Exception as exc:
         if (

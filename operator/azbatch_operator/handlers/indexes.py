@@ -101,7 +101,7 @@ def pools_by_image(*, namespace: str | None, name: str, spec: kopf.Spec, **_: An
     """(namespace, ManagedImage name) -> "namespace/pool" for pools that reference it."""
     ref = (spec.get("image") or {}).get("managedImageRef") or {}
     if not ref.get("name"):
-        return None
+        return {}  # not None: kopf would keep the entry of a ref the spec no longer has
     return {(namespace, ref["name"]): f"{namespace}/{name}"}
 
 
@@ -151,10 +151,17 @@ def pool_claims(
 
 
 @kopf.index(GROUP, VERSION, "batchpools")
-def pools_by_image_id(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> Any:
+def pools_by_image_id(
+    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> Any:
     """Lower-cased ``spec.image.id`` -> "namespace/pool": a pool naming a ManagedImage's image or
-    gallery version by id holds that ManagedImage as a ``managedImageRef`` does."""
-    image_id = (spec.get("image") or {}).get("id")
-    if not image_id:
-        return None
-    return {str(image_id).lower(): f"{namespace}/{name}"}
+    gallery version by id holds that ManagedImage as a ``managedImageRef`` does.  During a rollout
+    (issue 13) the old pool's image (``status.rollout.fromImage``) is held too, until the rollout
+    ends with the old pool gone."""
+    image: Mapping[str, Any] = spec.get("image") or {}
+    ids = {str(image.get("id") or "").lower()}
+    rollout: Mapping[str, Any] = (status.get("rollout") if status else None) or {}
+    ids.add(str(rollout.get("fromImage") or "").lower())
+    ids.discard("")
+    # {} rather than None: kopf keeps an object's previous entries when an index returns None.
+    return dict.fromkeys(ids, f"{namespace}/{name}")

@@ -55,6 +55,9 @@ class Reason(StrEnum):
     SECRET_NOT_FOUND = "SecretNotFound"
     START_TASK_FAILED = "StartTaskFailed"
     NODES_UNUSABLE = "NodesUnusable"
+    # Rollouts (issue 13).
+    ROLLING_OUT = "RollingOut"
+    ROLLOUT_FAILED = "RolloutFailed"
 
 
 class Condition(TypedDict):

@@ -199,13 +199,15 @@ def plan_pool(
     now: datetime,
     settings: Settings,
     config: pool_update.DesiredConfig | None = None,
+    pool_id: str | None = None,
 ) -> Plan:
     """The single next step for a BatchPool (see the module docstring).
 
     ``config`` is the full pool configuration (reconcile/pool_update.py); without it only the
-    scale and the properties of ``create_params`` are managed.
+    scale and the properties of ``create_params`` are managed.  ``pool_id``: the pool planned for
+    when it is not the spec's own name (a rollout's ``<poolName>-b``, reconcile/rollout.py).
     """
-    plan = _plan_pool(meta, spec, status, image, account, pool, limit, now, settings, config)
+    plan = _plan_pool(meta, spec, status, image, account, pool, limit, now, settings, config, pool_id)
     if limit is None:
         return plan
     shared = conditions.condition(
@@ -231,12 +233,13 @@ def _plan_pool(
     now: datetime,
     settings: Settings,
     config: pool_update.DesiredConfig | None = None,
+    pool_id: str | None = None,
 ) -> Plan:
     gen = meta.generation
     problems = validate_pool_spec(spec)
     if problems:
         return stall_plan(gen, now, Reason.INVALID_SPEC, "; ".join(problems))
-    pool_id = pool_resource_id(meta, spec)
+    pool_id = pool_id or pool_resource_id(meta, spec)
     if account is None:
         return stall_plan(
             gen,

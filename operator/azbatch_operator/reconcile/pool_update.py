@@ -10,9 +10,10 @@ Rules (see pool_diff for which property is which):
 
 * Live differences (startTask, applicationPackages, metadata, identity, tags) are one PATCH.
 * Empty-pool differences are PATCHed with them when the pool is Steady at 0 nodes.
-* Otherwise ``updateStrategy`` decides.  Only ``Manual`` acts yet: Stalled ``UpdateRequiresEmptyPool``
-  naming the fields, unless the spec's fixed targets are 0 (the resize planner empties the pool and
-  the PATCH follows).  ``BlueGreen`` / ``ScaleToZero`` are accepted and act like Manual for now.
+* Otherwise ``updateStrategy`` decides: ``Manual`` is Stalled ``UpdateRequiresEmptyPool`` naming the
+  fields, unless the spec's fixed targets are 0 (the resize planner empties the pool and the PATCH
+  follows).  ``BlueGreen`` / ``ScaleToZero`` are carried out by reconcile/rollout.py before this
+  planner is reached (it then only sees the pool at 0 nodes, or a new pool).
 * A Secret whose resourceVersion differs from ``status.secretVersions`` marks the fields that
   reference it as changed: Batch never returns secrets, so their values cannot be compared.
 """
@@ -131,17 +132,13 @@ def plan_update(
     fixed = spec.scale.fixed
     if fixed is not None and fixed.target_dedicated_nodes == 0 and fixed.target_low_priority_nodes == 0:
         return None  # The resize planner empties the pool; the PATCH follows at 0 nodes.
-    strategy = spec.update_strategy.type
-    later = (
-        ""
-        if strategy == "Manual"
-        else f" (updateStrategy {strategy} is accepted but not implemented yet: it acts like Manual)"
-    )
     message = (
         f"{named(found.empty_fields)} differ from pool {pool_id}, and Azure Batch only changes "
         f"{'it' if len(found.empty_fields) == 1 else 'them'} on a pool with 0 nodes (it has {nodes}"
         f"{'' if steady else ', resizing'}). To apply: set spec.scale.fixed.targetDedicatedNodes and "
         "targetLowPriorityNodes to 0 (the operator PATCHes the pool once it is empty; then scale "
-        f"back up), or revert the change{later}"
+        "back up), set spec.updateStrategy.type to BlueGreen (a new pool with the new settings "
+        "replaces this one; the pool id changes) or ScaleToZero (this pool is drained, updated "
+        "and scaled back; the id stays), or revert the change"
     )
     return stall_plan(gen, now, Reason.UPDATE_REQUIRES_EMPTY_POOL, message, base, polling.slow(settings))
