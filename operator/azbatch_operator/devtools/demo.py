@@ -108,12 +108,9 @@ def run(workdir: Path, timeout: float, examples: Path) -> int:
     operator: Operator | None = None
     tty = sys.stdout.isatty()
     try:
-        print("starting kube-apiserver + etcd ...", flush=True)
+        print("== demo: starting kube-apiserver + etcd, azuresim and the operator", flush=True)
         plane.start()
-        print(f"  ready in {plane.started_in_seconds:.1f}s at {plane.url}")
-        print("starting azuresim (Azure Resource Manager simulator) ...", flush=True)
         sim.start()
-        print(f"  ready at {sim.url}, time scale {TIME_SCALE:g}x")
         cfg = plane.kubeconfig
         for step in (
             ["apply", "--server-side", "-f", str(REPO_ROOT / "crds")],
@@ -126,11 +123,14 @@ def run(workdir: Path, timeout: float, examples: Path) -> int:
                 return 1
         operator = Operator(cfg, env={**sim.env(), **OPERATOR_ENV}, log_file=workdir / "operator.log")
         operator.start()
-        print(f"operator running (log: {operator.log_file})")
         applied = kubectl(cfg, "apply", "-n", NAMESPACE, "-f", str(examples))
-        print(applied.stdout.strip() or applied.stderr.strip())
         if applied.returncode != 0:
+            print(applied.stderr.strip(), file=sys.stderr)
             return 1
+        print(
+            f"== demo: examples/ applied (simulator at {TIME_SCALE:g}x; operator log {operator.log_file})",
+            flush=True,
+        )
         objects: list[dict[str, Any]] = []
         last = ""
         stalled_since: float | None = None
