@@ -73,7 +73,8 @@ def test_node_counts_in_status_match_the_simulator(
     kubectl.apply(fixed_pool(world, version, dedicated=12))
     wait_condition(kubectl, "batchpool", ns, "pool", "Ready", "Succeeded", timeout=60)
     pool_id = world.pool_id("pool")
-    admin.set_nodes(pool_id, "running", 4)
+    # Tasks outlast the test (a simulated day): at the default 600 s they end before a slow poll.
+    admin.set_nodes(pool_id, "running", 4, taskSeconds=86400)
     admin.set_nodes(pool_id, "rebooting", 2)
     sim = admin.nodes(pool_id)["nodeCounts"]
     # status.nodeCounts carries DESIGN.md's states; Batch also counts a few the API leaves out.
@@ -86,7 +87,10 @@ def test_node_counts_in_status_match_the_simulator(
         seen.append(obj["status"].get("nodeCounts"))
         return obj if seen[-1] == expected else None
 
-    obj = until(f"status.nodeCounts to match the simulator's {expected}", matches)
+    try:
+        obj = until(f"status.nodeCounts to match the simulator's {expected}", matches)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last seen {seen[-1]}") from None
     assert obj["status"]["nodeCounts"]["dedicated"]["running"] == 4
     assert obj["status"]["usableNodes"] == "10/12"
     assert condition(obj, "Ready")["status"] == "True", "rebooting nodes are no health problem"

@@ -104,6 +104,9 @@ def test_every_code_classifies_as_documented(
     assert result.code == code
     assert result.message == "the message"
     assert result.transient is (category in (R, TH))
+    # Only a retriable answer (a 5xx, a conflict) may have acted: a create recorded before it stays
+    # recorded; a throttle or a terminal refusal created nothing.
+    assert result.nothing_done is (category is not R)
 
 
 @pytest.mark.parametrize(("code", "status", "category", "reason"), EVERY_CODE)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -64,8 +64,9 @@ def run(
     account: AccountInfo | None = ACCOUNT,
     s: BatchPoolSpec = SPEC,
     limit: Any = None,
+    now: datetime = NOW,
 ) -> Plan:
-    return plan_pool(META, s, status or {}, image, account, observed, limit, NOW, S)
+    return plan_pool(META, s, status or {}, image, account, observed, limit, now, S)
 
 
 def ours(**kw: Any) -> dict[str, Any]:
@@ -307,6 +308,22 @@ def test_a_create_is_recorded_and_a_finalizer_waits_for_it_while_in_flight() -> 
     # Orphan never waits.
     orphan = spec(deletionPolicy="Orphan")
     assert isinstance(plan_pool_delete(META, orphan, created.status, None, NOW, S, POOL_ID).action, Release)
+
+
+def test_a_recorded_create_not_visible_yet_is_waited_for_not_sent_twice() -> None:
+    """A new leader finds its predecessor's create recorded and GET still 404: a second PUT could
+    land after a deletion that saw (and deleted) only the first pool, leaving one nobody owns."""
+    created = run(None)
+    waiting = run(None, status={**created.status})
+    assert isinstance(waiting.action, Wait)
+    assert waiting.conditions[0]["reason"] == Reason.CREATING.value
+    assert "to appear" in waiting.conditions[0]["message"]
+    assert "operations" not in waiting.status, "the record stays until the pool is seen"
+    # Past the grace period the create never landed: it is sent again (and recorded again).
+    later = NOW + timedelta(seconds=S.create_grace_seconds + 1)
+    again = run(None, status={**created.status}, now=later)
+    assert isinstance(again.action, CreatePool)
+    assert again.status["operations"][0]["startedAt"] != created.status["operations"][0]["startedAt"]
 
 
 def test_the_pool_seen_clears_the_recorded_create_and_a_steady_pool_writes_nothing_more() -> None:

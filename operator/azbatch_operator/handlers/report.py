@@ -145,11 +145,12 @@ async def record_operations(plural: str, body: kopf.Body, memo: Any, operations:
 
 
 async def sent_or_forgotten(plural: str, body: kopf.Body, memo: Any, call: Awaitable[Any]) -> None:
-    """Await a recorded create; when Azure refused it outright (a terminal answer: nothing was
-    created), forget the record again so deletion need not wait for it."""
+    """Await a recorded create; when Azure's answer proves nothing was created (a terminal
+    refusal, a throttle), forget the record again so neither deletion nor the next attempt waits
+    for it."""
     try:
         await call
     except AzureCallError as exc:
-        if not exc.classification.transient:
+        if exc.classification.nothing_done:
             await record_operations(plural, body, memo, [])
         raise

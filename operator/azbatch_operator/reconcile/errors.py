@@ -38,6 +38,12 @@ class Classification:
         """True when retrying later (without a human) may succeed."""
         return self.category in (Category.RETRIABLE, Category.THROTTLED)
 
+    @property
+    def nothing_done(self) -> bool:
+        """True when the answer proves the request changed nothing: a terminal refusal, or a
+        throttle (ARM refuses those before acting).  A timeout or a 5xx may still have landed."""
+        return not self.transient or self.category is Category.THROTTLED
+
 
 _BY_CODE: dict[str, tuple[Category, Reason]] = {
     # Not found

@@ -264,6 +264,14 @@ def _plan_pool(
         )
 
     if pool is None:
+        in_flight = lro.recently_started(lro.operations(status), pool_id, now, settings.create_grace_seconds)
+        if in_flight is not None and in_flight.type == "CreatePool":
+            # Our create is sent (maybe by a previous leader) and not visible yet: a second PUT
+            # could land after a deletion that only knows of the first one (a pool nobody owns).
+            sent = conditions.rfc3339(in_flight.started_at)
+            wait = Wait(polling.fast(settings), Reason.CREATING)
+            message = f"waiting for pool {pool_id} to appear: its create was sent at {sent}"
+            return progressing(wait, Reason.CREATING, message, wait.seconds)
         return _plan_create(
             meta, spec, status, image, account, limit, pool_id, base, now, settings, stall, config
         )
