@@ -20,6 +20,7 @@ from azbatch_operator.reconcile import (
     admission,
     conditions,
     image_limits,
+    listing,
     names,
     polling,
     pool_config,
@@ -192,6 +193,17 @@ _EXISTS_CODES = frozenset({"conditionnotmet", "preconditionfailed"})
 
 
 async def _perform(plan: Plan, body: kopf.Body, memo: Any) -> None:
+    """Send the plan's write; the pool's next read then comes after it (read-your-writes)."""
+    rid = getattr(plan.action, "resource_id", None)
+    if rid is None or isinstance(plan.action, CheckImage):
+        return
+    try:
+        await _send(plan, body, memo)
+    finally:
+        runtime.get().pool_listings().wrote(rid)
+
+
+async def _send(plan: Plan, body: kopf.Body, memo: Any) -> None:
     resources = runtime.get().resources
     if await node_counts.perform(plan):  # issue 14: data-plane actions (retry resize, removeNodes)
         return
@@ -288,8 +300,11 @@ async def reconcile_once(
             await report.publish(PLURAL, body, blocked.conditions, blocked.status)
             return blocked.requeue_after
         account = await _account(spec.account_id)
-        pool = await rt.resources.get(pool_id) if account is not None else None
         image = resolve_image(meta.namespace, spec, images)
+        pool = None
+        if account is not None and not pool_plan.waits_unread(image, status):
+            age = listing.max_age(memo.get("requeue"), rt.settings)
+            pool = await rt.pool_listings().get(pool_id, age, (meta.namespace, meta.name))
         if pool is None and image.ready:
             image = await describe_image(image)
         # --- trusted launch (issue 12): securityProfile must fit the image before the create.
@@ -337,28 +352,23 @@ async def reconcile_once(
 
 
 #: When many pools on one image are applied together, every newcomer used to wake every other pool
-#: at once: N² reconciles, each an ARM read (a 100-pool burst cost 2.5 reads per pool instead of 1).
-#: The pools to tell are collected per image and woken once, after no newcomer came for this long.
+#: at once: N² reconciles, each an ARM read. The pools to tell are collected per image and woken
+#: once, after no newcomer came for this long.
 SHARER_NUDGE_QUIET_SECONDS = 5.0
-_sharer_nudges: dict[str, tuple[set[tuple[str, str]], asyncio.TimerHandle]] = {}
 
 
 def _nudge_sharers(image_id: str, pools: Iterable[str], newcomer: tuple[str, str]) -> None:
-    key = image_id.lower()
-    targets = {(p.split("/", 1)[0], p.split("/", 1)[-1]) for p in pools}
-    pending = _sharer_nudges.pop(key, None)
-    if pending is not None:
-        pending[1].cancel()
-        targets |= pending[0]
-    targets.discard(newcomer)
+    named = (p.partition("/") for p in pools)
+    keys = [(PLURAL, ns, name) for ns, _, name in named if (ns, name) != newcomer]
+    runtime.get().wakers.nudge_when_quiet(f"sharers:{image_id.lower()}", keys, SHARER_NUDGE_QUIET_SECONDS)
 
-    def fire() -> None:
-        entry = _sharer_nudges.pop(key, None)
-        for ns, name in entry[0] if entry else ():
-            loop.nudge(PLURAL, ns, name)
 
-    handle = asyncio.get_running_loop().call_later(SHARER_NUDGE_QUIET_SECONDS, fire)
-    _sharer_nudges[key] = (targets, handle)
+@kopf.index(GROUP, VERSION, PLURAL)
+async def wake_on_watch_event(*, body: kopf.Body, **_: Any) -> None:
+    """Every watch event of the object wakes its sleeping loop to look at the new body. An indexer
+    (it stores nothing: None is not indexed) rather than ``on.event``: kopf runs indexers on every
+    event without an INFO log line each, and after it has put the new body in place."""
+    loop.body_changed(PLURAL, body)
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)
@@ -370,7 +380,9 @@ async def pool_loop(
     pool_claims: kopf.Index[Any, Any] = kwargs["pool_claims"]
 
     async def once() -> float | None:
-        return await reconcile_once(body, memo, managed_images, pool_claims)
+        delay = await reconcile_once(body, memo, managed_images, pool_claims)
+        memo["requeue"] = delay
+        return delay
 
     async def unexpected(exc: BaseException) -> float:
         return runtime.get().settings.poll_fast_seconds
@@ -400,7 +412,7 @@ async def _delete_once(body: kopf.Body, memo: Any) -> None:
     own_id = pool_plan.pool_resource_id(meta, spec) if not pool_plan.validate_pool_spec(spec) else None
     pool_id = str(status.get("poolId") or own_id)
     try:
-        pool = await rt.resources.get(pool_id)
+        pool = await rt.pool_listings().get(pool_id, rt.settings.poll_fast_seconds)
         plan = pool_plan.plan_pool_delete(meta, spec, status, pool, now, rt.settings, pool_id)
         await _perform(plan, body, memo)
     except Exception as exc:
@@ -421,6 +433,7 @@ async def _delete_once(body: kopf.Body, memo: Any) -> None:
         raise kopf.TemporaryError(f"deleting pool {pool_id}: {exc}", delay=delay) from exc
     if isinstance(plan.action, Release):
         metrics.forget_pool(meta.namespace, meta.name)
+        rt.pool_listings().forget(pool_id)
         return
     await report.publish(PLURAL, body, plan.conditions, report.with_generation(plan, meta.generation))
     raise kopf.TemporaryError(f"waiting for pool {pool_id} to be deleted", delay=plan.requeue_after or 5)

@@ -188,6 +188,14 @@ async def reconcile_once(body: kopf.Body, memo: kopf.Memo, pools: Users) -> floa
     return plan.requeue_after
 
 
+@kopf.index(GROUP, VERSION, PLURAL)
+async def wake_on_watch_event(*, body: kopf.Body, **_: Any) -> None:
+    """Every watch event of the object wakes its sleeping loop to look at the new body. An indexer
+    (it stores nothing: None is not indexed) rather than ``on.event``: kopf runs indexers on every
+    event without an INFO log line each, and after it has put the new body in place."""
+    loop.body_changed(PLURAL, body)
+
+
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)
 async def image_loop(
     *, stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, logger: kopf.Logger, **kwargs: Any
