@@ -138,6 +138,8 @@ def test_ready_says_the_state_matches_unless_told_more() -> None:
 def test_find_returns_the_condition_of_that_type_or_none() -> None:
     conds = conditions.progressing(2, NOW, Reason.RESIZING, "3/5")
     found = conditions.find(conds, conditions.RECONCILING)
-    assert found is not None and found["status"] == "True" and found["message"] == "3/5"
+    assert found is not None
+    assert found["status"] == "True"
+    assert found["message"] == "3/5"
     assert conditions.find(conds, "ImageShared") is None
     assert conditions.find([], conditions.READY) is None

@@ -111,7 +111,9 @@ async def test_nudges_asked_in_a_burst_wake_each_object_once_after_the_burst() -
     await asyncio.sleep(4)
     assert not any(w.nudged for w in woken.values())
     await asyncio.sleep(1.5)
-    assert woken[a].nudged and woken[b].nudged and not woken[c].nudged
+    assert woken[a].nudged
+    assert woken[b].nudged
+    assert not woken[c].nudged
     woken[a].nudged = False
     await asyncio.sleep(60)
     assert not woken[a].nudged  # fired once
