@@ -61,7 +61,7 @@ def test_order_version_image_snapshots_then_release() -> None:
         if isinstance(p.action, Release):
             break
         assert isinstance(p.action, DeleteResource)
-        seen.append(p.action.kind)
+        seen.append(arm_ids.parse(p.action.resource_id).resource_type)
         gone = p.action.resource_id.lower()
         observed = ObservedForDelete(
             gallery_version=None if arm_ids.same(gone, VER) else observed.gallery_version,

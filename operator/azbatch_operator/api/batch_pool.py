@@ -42,10 +42,6 @@ class FixedScale(ApiModel):
             raise ValueError(f"resizeTimeout {value} is below Batch's minimum of 5 minutes (PT5M)")
         return value
 
-    @property
-    def resize_timeout_delta(self) -> timedelta:
-        return parse_duration(self.resize_timeout)
-
 
 class AutoScale(ApiModel):
     formula: str = Field(min_length=1)

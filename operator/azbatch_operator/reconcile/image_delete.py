@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from azbatch_operator.api.managed_image import ManagedImageSpec
-from azbatch_operator.reconcile import arm_ids, conditions, lro, names, polling
+from azbatch_operator.reconcile import conditions, lro, names, polling
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.plan import DeleteResource, Plan, Release, Wait, stall_plan
 from azbatch_operator.settings import Settings
@@ -78,19 +78,19 @@ def plan_image_delete(
             polling.fast(settings),
         )
 
-    steps: list[tuple[str, str, Mapping[str, Any], str]] = []
+    steps: list[tuple[str, Mapping[str, Any], str]] = []
     if observed.gallery_version is not None:
         vid = str(observed.gallery_version.get("id") or status.get("galleryImageVersionId") or "")
-        steps.append((arm_ids.GALLERY_IMAGE_VERSION, vid, observed.gallery_version, "gallery image version"))
+        steps.append((vid, observed.gallery_version, "gallery image version"))
     if observed.image is not None:
         iid = str(observed.image.get("id") or status.get("imageId") or "")
-        steps.append((arm_ids.MANAGED_IMAGE, iid, observed.image, "managed image"))
+        steps.append((iid, observed.image, "managed image"))
     for key in sorted(observed.snapshots):
         snap = observed.snapshots[key]
         if snap is not None:
-            steps.append((arm_ids.SNAPSHOT, str(snap.get("id") or key), snap, "snapshot"))
+            steps.append((str(snap.get("id") or key), snap, "snapshot"))
 
-    for kind, resource_id, resource, label in steps:
+    for resource_id, resource, label in steps:
         if not names.is_owned(resource.get("tags"), meta):
             continue  # not created by this object (user-supplied snapshot, foreign image): leave it
         deletes = [op for op in lro.operations(status) if op.type == "DeleteResource"]
@@ -106,7 +106,7 @@ def plan_image_delete(
             )
         op = lro.Operation("DeleteResource", resource_id, now)
         return Plan(
-            DeleteResource(resource_id, kind),
+            DeleteResource(resource_id),
             tuple(conditions.deleting(gen, now, f"deleting {label} {resource_id}")),
             {"observedGeneration": gen, "operations": [op.to_status()]},
             polling.fast(settings),

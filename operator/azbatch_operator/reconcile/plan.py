@@ -64,10 +64,9 @@ class UpdateGalleryReplication:
 
 @dataclass(frozen=True)
 class DeleteResource:
-    """DELETE one Azure resource (long-running); ``kind`` is the ARM type, for logs and metrics."""
+    """DELETE one Azure resource (long-running)."""
 
     resource_id: str
-    kind: str
 
 
 @dataclass(frozen=True)
