@@ -191,9 +191,9 @@ def test_choose_never_serves_stale_or_pre_write_data(
     assert listing.choose(None, now, age, written) is Read.LIST
 
 
-def test_changed_compares_etags_and_membership() -> None:
-    a = Listing(0, {"p": {"etag": "1"}, "q": {"etag": "1"}})
-    b = Listing(1, {"p": {"etag": "1"}, "q": {"etag": "2"}, "r": {"etag": "1"}})
-    assert listing.changed(a, b) == {"q", "r"}
-    assert listing.changed(b, Listing(2, {})) == {"p", "q", "r"}
+def test_changed_compares_bodies_and_membership() -> None:
+    a = Listing(0, {"p": {"etag": "1"}, "q": {"etag": "1"}, "s": {"etag": "1", "n": 1}})
+    b = Listing(1, {"p": {"etag": "1"}, "q": {"etag": "2"}, "r": {"etag": "1"}, "s": {"etag": "1", "n": 2}})
+    assert listing.changed(a, b) == {"q", "r", "s"}  # s: nodes came without a new ETag
+    assert listing.changed(b, Listing(2, {})) == {"p", "q", "r", "s"}
     assert listing.changed(None, b) == set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,12 +13,11 @@ from azbatch_operator import api, metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.resources import WriteRefused
-from azbatch_operator.handlers import guard, indexes, loop, node_counts, report, runtime, secrets
+from azbatch_operator.handlers import guard, loop, node_counts, report, runtime, secrets
 from azbatch_operator.kube import GROUP, VERSION
 from azbatch_operator.reconcile import (
-    admission,
     conditions,
-    image_limits,
+    image_refs,
     listing,
     names,
     polling,
@@ -56,56 +55,6 @@ def _meta(body: kopf.Body) -> names.ObjectMeta:
     return names.ObjectMeta(m["namespace"], m["name"], m.get("uid", ""), int(m.get("generation") or 1))
 
 
-def resolve_image(
-    namespace: str, spec: BatchPoolSpec, images: kopf.Index[Any, Any]
-) -> pool_plan.ResolvedImage:
-    """managedImageRef -> the ManagedImage's published id (from the index); image.id as given."""
-    if spec.image.id is not None:
-        return _resolve_by_id(spec.image.id, images)
-    assert spec.image.managed_image_ref is not None
-    ref = spec.image.managed_image_ref.name
-    found = list(images.get((namespace, ref), []))
-    if not found:
-        return pool_plan.ResolvedImage(
-            None,
-            ready=False,
-            reason=Reason.IMAGE_NOT_READY,
-            message=f"ManagedImage {namespace}/{ref} does not exist (yet); the pool waits for it",
-        )
-    summary: indexes.ImageSummary = found[0]
-    if not summary.ready or summary.consumable_id is None:
-        why = f" ({summary.reason}: {summary.message})" if summary.reason else ""
-        return pool_plan.ResolvedImage(
-            None,
-            ready=False,
-            reason=Reason.IMAGE_NOT_READY,
-            message=f"waiting for ManagedImage {namespace}/{ref} to be Ready{why}",
-        )
-    return pool_plan.ResolvedImage(
-        summary.consumable_id, location=summary.location, target_regions=summary.target_regions
-    )
-
-
-def _resolve_by_id(image_id: str, images: kopf.Index[Any, Any]) -> pool_plan.ResolvedImage:
-    """``spec.image.id`` as given, unless a ManagedImage publishes that id and is not usable right
-    now (being deleted, or rebuilding for a new spec): then the pool waits, like a managedImageRef."""
-    wanted = image_id.lower()
-    for (ns, name), store in images.items():
-        for summary in store:
-            ids = {i.lower() for i in (summary.image_id, summary.gallery_version_id) if i}
-            if wanted not in ids:
-                continue
-            if not summary.ready:
-                return pool_plan.ResolvedImage(
-                    None,
-                    ready=False,
-                    reason=Reason.IMAGE_NOT_READY,
-                    message=f"image {image_id} is ManagedImage {ns}/{name}'s, which is not usable now "
-                    f"({summary.reason}: {summary.message}); the pool waits for it",
-                )
-    return pool_plan.ResolvedImage(image_id)
-
-
 async def describe_image(image: pool_plan.ResolvedImage) -> pool_plan.ResolvedImage:
     """Fill location / replication regions for a user-given image id (needed for the S4 check)."""
     if image.image_id is None or image.location is not None or image.target_regions is not None:
@@ -127,48 +76,6 @@ async def describe_image(image: pool_plan.ResolvedImage) -> pool_plan.ResolvedIm
         location=found.get("location"),
         target_regions=tuple(r.get("name", "") for r in regions) if regions else None,
         exists=True,
-    )
-
-
-def image_limit_verdict(
-    body: kopf.Body,
-    spec: BatchPoolSpec,
-    status: Mapping[str, Any],
-    image_id: str | None,
-    claims: kopf.Index[Any, Any],
-    images: kopf.Index[Any, Any],
-) -> image_limits.ImageLimitVerdict | None:
-    """Seed S7: may this pool grow to its targets on its image, counted with every other pool on it
-    the way Azure counts them (reconcile/admission.py)?"""
-    if image_id is None or spec.scale.fixed is None:
-        return None
-    sources: dict[str, str] = {}
-    by_ref: dict[str, str] = {}
-    for (ns, name), store in images.items():
-        for summary in store:
-            if summary.gallery_version_id and summary.image_id:
-                sources[summary.gallery_version_id.lower()] = summary.image_id.lower()
-            if summary.consumable_id:
-                by_ref[f"{indexes.MANAGED_IMAGE_KEY_PREFIX}{ns}/{name}"] = summary.consumable_id
-    others = []
-    for claim in claims.get(None, []):
-        resolved = by_ref.get(claim.image_ref_key, claim.image_ref_key)
-        key = image_limits.image_key(resolved, sources)
-        others.append(
-            admission.Claim(claim.pool, key, (claim.dedicated, claim.low_priority), claim.held, claim.created)
-        )
-    meta = body["metadata"]
-    # This pool as it is now (its own index entry may lag behind the status just written).
-    me = admission.Claim(
-        f"{meta['namespace']}/{meta['name']}",
-        image_limits.image_key(image_id, sources),
-        (spec.scale.fixed.target_dedicated_nodes, spec.scale.fixed.target_low_priority_nodes),
-        indexes.held_targets(status),
-        str(meta.get("creationTimestamp") or ""),
-    )
-    settings = runtime.get().settings
-    return admission.admit(
-        me, others, settings.image_max_dedicated_nodes, settings.image_max_low_priority_nodes
     )
 
 
@@ -299,7 +206,7 @@ async def reconcile_once(
             await report.publish(PLURAL, body, blocked.conditions, blocked.status)
             return blocked.requeue_after
         account = await _account(spec.account_id)
-        image = resolve_image(meta.namespace, spec, images)
+        image = image_refs.resolve_image(meta.namespace, spec, images)
         pool = None
         if account is not None and not pool_plan.waits_unread(image, status):
             age = listing.max_age(memo.get("requeue"), rt.settings)
@@ -315,7 +222,9 @@ async def reconcile_once(
                 )
                 await report.publish(PLURAL, body, plan.conditions, plan.status)
                 return plan.requeue_after
-        verdict = image_limit_verdict(body, spec, status, image.image_id, claims, images)
+        verdict = image_refs.image_limit_verdict(
+            body["metadata"], spec, status, image.image_id, claims.get(None, []), images, rt.settings
+        )
         config = pool_update.DesiredConfig.build(meta, spec, image.image_id, values)
         plan = pool_plan.plan_pool(
             meta, spec, status, image, account, pool, verdict, now, rt.settings, config=config

@@ -56,13 +56,9 @@ def choose(listing: Listing | None, now: float, age: float, written_at: float | 
 
 
 def changed(before: Listing | None, after: Listing) -> set[str]:
-    """Pool names whose ETag differs between two listings, or that appeared or vanished."""
+    """Pool names whose body differs between two listings, or that appeared or vanished: a new
+    ETag, and also what changes without one (node counts, allocation state)."""
     if before is None:
         return set()
     names = set(before.pools) | set(after.pools)
-
-    def etag(listing: Listing, name: str) -> Any:
-        pool = listing.pools.get(name)
-        return None if pool is None else pool.get("etag", pool)
-
-    return {name for name in names if etag(before, name) != etag(after, name)}
+    return {name for name in names if before.pools.get(name) != after.pools.get(name)}
