@@ -218,7 +218,7 @@ async def reconcile_once(
             problem = await security_preflight(spec, image.image_id)
             if problem is not None:
                 plan = stall_plan(
-                    meta.generation, now, Reason.INVALID_SPEC, problem, {}, rt.settings.poll_slow_seconds
+                    meta.generation, now, Reason.INVALID_SPEC, problem, {}, polling.slow(rt.settings)
                 )
                 await report.publish(PLURAL, body, plan.conditions, plan.status)
                 return plan.requeue_after
@@ -293,7 +293,7 @@ async def pool_loop(
         return delay
 
     async def unexpected(exc: BaseException) -> float:
-        return runtime.get().settings.poll_fast_seconds
+        return polling.fast(runtime.get().settings)
 
     await loop.run(PLURAL, stopped, body, logger, once, unexpected, memo)
 
@@ -333,7 +333,7 @@ async def _delete_once(body: kopf.Body, memo: Any) -> None:
             # in a subscription it has no role in): holding the finalizer would only block deletion.
             return
         if isinstance(exc, WriteRefused):
-            raise kopf.TemporaryError(str(exc), delay=2) from exc
+            raise kopf.TemporaryError(str(exc), delay=polling.refused()) from exc
         attempt = int(memo.get("delete_errors", 0))
         memo["delete_errors"] = attempt + 1
         conds, delay = report.error_plan(exc, meta.generation, now, attempt, "delete pool")
@@ -344,4 +344,6 @@ async def _delete_once(body: kopf.Body, memo: Any) -> None:
         rt.pool_listings().forget(pool_id)
         return
     await report.publish(PLURAL, body, plan.conditions, report.with_generation(plan, meta.generation))
-    raise kopf.TemporaryError(f"waiting for pool {pool_id} to be deleted", delay=plan.requeue_after or 5)
+    raise kopf.TemporaryError(
+        f"waiting for pool {pool_id} to be deleted", delay=polling.or_fast(plan.requeue_after, rt.settings)
+    )

@@ -21,6 +21,7 @@ from azbatch_operator.handlers.wakers import Wakers
 from azbatch_operator.kube import KubeApi, StatusWriter
 from azbatch_operator.kubeauth import Login
 from azbatch_operator.leader import LeaderElector, Leadership
+from azbatch_operator.reconcile import polling
 from azbatch_operator.settings import Settings
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def require_leadership() -> Runtime:
     """For one-shot handlers (finalizers): a standby replica leaves the work to the leader."""
     rt = get()
     if not rt.leading.is_set():
-        raise kopf.TemporaryError("standing by: another replica is the leader", delay=2)
+        raise kopf.TemporaryError("standing by: another replica is the leader", delay=polling.refused())
     return rt
 
 
