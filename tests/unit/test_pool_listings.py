@@ -59,7 +59,8 @@ class Clock:
 
 
 def listings(res: FakeResources, clock: Clock, woken: list[tuple[str, str]] | None = None) -> PoolListings:
-    return PoolListings(res, woken.append if woken is not None else None, clock)  # type: ignore[arg-type]
+    callback = woken.append if woken is not None else None
+    return PoolListings(res, callback, clock, wake_slower_than=15)  # type: ignore[arg-type]
 
 
 async def test_one_listing_feeds_every_pool_of_the_account() -> None:
@@ -156,6 +157,21 @@ async def test_a_new_listing_wakes_the_pools_it_shows_changed() -> None:
     clock.now += 61
     await pl.get(pool_id("a"), 60, ("ns", "a"))
     assert woken == [("ns", "b"), ("ns", "c")]
+
+
+async def test_a_changing_pool_is_not_woken_by_listings_it_polls_fast_anyway() -> None:
+    res, clock = FakeResources(), Clock()
+    res.put("steady")
+    res.put("resizing")
+    woken: list[tuple[str, str]] = []
+    pl = listings(res, clock, woken)
+    await pl.get(pool_id("steady"), 120, ("ns", "steady"))
+    await pl.get(pool_id("resizing"), 15, ("ns", "resizing"))  # on the fast poll
+    res.put("steady", etag="2")
+    res.put("resizing", etag="2")
+    clock.now += 16
+    await pl.get(pool_id("resizing"), 15, ("ns", "resizing"))
+    assert woken == [("ns", "steady")]
 
 
 def test_max_age_fast_while_changing_listing_age_when_steady() -> None:

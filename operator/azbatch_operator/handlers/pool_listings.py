@@ -25,13 +25,18 @@ class PoolListings:
         resources: Resources,
         on_changed: Callable[[tuple[str, str]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wake_slower_than: float = 0.0,
     ) -> None:
         self.resources = resources
         self.clock = clock
+        #: Only readers that accept listings older than this are woken by a change: the others
+        #: (changing pools, on the fast poll) read again soon anyway, and waking each of them on
+        #: every listing would multiply their passes while many pools converge.
+        self.wake_slower_than = wake_slower_than
         #: Called with the (namespace, name) of the BatchPool reading each pool a new listing shows
         #: changed.
         self.on_changed = on_changed
-        self._readers: dict[str, tuple[str, str]] = {}
+        self._readers: dict[str, tuple[tuple[str, str], float]] = {}
         self._listings: dict[str, listing.Listing] = {}
         self._written: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -41,7 +46,7 @@ class PoolListings:
         ``reader`` (the BatchPool's namespace and name) is woken when a later listing shows the
         pool changed."""
         if reader is not None:
-            self._readers[pool_id.lower()] = reader
+            self._readers[pool_id.lower()] = (reader, age)
         rid = arm_ids.parse(pool_id)
         account, name = str(rid.parent).lower(), rid.names[-1].lower()
         async with self._locks.setdefault(account, asyncio.Lock()):
@@ -65,8 +70,8 @@ class PoolListings:
         if self.on_changed is not None:
             for name in sorted(listing.changed(before, new)):
                 reader = self._readers.get(f"{account}/pools/{name}")
-                if reader is not None:
-                    self.on_changed(reader)
+                if reader is not None and reader[1] > self.wake_slower_than:
+                    self.on_changed(reader[0])
 
     def forget(self, pool_id: str) -> None:
         """The BatchPool reading this pool is gone: wake nobody for it any more."""

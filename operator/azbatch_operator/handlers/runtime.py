@@ -166,5 +166,9 @@ async def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
         slots=asyncio.Semaphore(settings.max_workers),
         finalizer=kopf_settings.persistence.finalizer,
         node_counts=node_counts,
-        pools=PoolListings(resources, lambda reader: loop.nudge("batchpools", *reader)),
+        pools=PoolListings(
+            resources,
+            lambda reader: loop.nudge("batchpools", *reader),
+            wake_slower_than=settings.poll_fast_seconds,
+        ),
     )
