@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -280,11 +280,15 @@ async def test_stop_resize_and_autoscale(batch: Any, sim: SimulatorThread) -> No
 
 
 @pytest.fixture
-async def paged_batch() -> AsyncIterator[Any]:
-    batch_cfg = {**WORLD["batch"], "pageSize": 2}
-    with SimulatorThread(world(batch=batch_cfg), time_scale=60) as s:
-        async with credential(s) as c, batch_client(s, c) as b:
-            yield b
+def paged_sim() -> Iterator[SimulatorThread]:
+    with SimulatorThread(world(batch={**WORLD["batch"], "pageSize": 2}), time_scale=60) as s:
+        yield s
+
+
+@pytest.fixture
+async def paged_batch(paged_sim: SimulatorThread) -> AsyncIterator[Any]:
+    async with credential(paged_sim) as c, batch_client(paged_sim, c) as b:
+        yield b
 
 
 async def test_pool_listing_pages_by_next_link_and_honours_select(paged_batch: Any) -> None:

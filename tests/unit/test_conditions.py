@@ -143,3 +143,13 @@ def test_find_returns_the_condition_of_that_type_or_none() -> None:
     assert found["message"] == "3/5"
     assert conditions.find(conds, "ImageShared") is None
     assert conditions.find([], conditions.READY) is None
+
+
+def test_bounded_keeps_a_message_of_exactly_the_limit_and_cuts_one_longer_to_the_limit() -> None:
+    exact = "y" * conditions.MESSAGE_MAX
+    assert conditions.bounded(exact) == exact
+    cut = conditions.bounded(exact + "z")
+    assert conditions.MESSAGE_MAX - 1 <= len(cut) <= conditions.MESSAGE_MAX  # as much text as fits
+    assert cut.startswith("y" * 100)
+    assert cut.endswith(" … (truncated)")
+    assert conditions.MESSAGE_MAX == 4096

@@ -126,7 +126,12 @@ class Resources:
         found: list[list[Json]] = []
         while True:
             async with self._budgeted(rid, "read"):
-                page = await arm("Pool_ListByBatchAccount", pages.__anext__())
+                try:
+                    page = await arm("Pool_ListByBatchAccount", pages.__anext__())
+                except AzureCallError as exc:
+                    if exc.not_found and not found:
+                        return [[]]  # no such account: it holds no pools (as a Pool_Get's 404 says)
+                    raise
             found.append([_wire(p) async for p in page])
             if not getattr(pages, "continuation_token", None):  # no nextLink: the last page
                 return found
