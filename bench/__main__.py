@@ -48,12 +48,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="bench")
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each")
     parser.add_argument("--repeats", type=int, default=3, help="runs per convergence size (medians)")
+    parser.add_argument(
+        "--no-convergence", action="store_true", help="only the fleet figures (checking the bench)"
+    )
     args = parser.parse_args()
     # SIGTERM (timeout, Ctrl-C from make) ends like Ctrl-C: the stack's `finally` stops every process.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     info = machine.describe()
     print(table("Machine", ["key", "value"], [[k, v] for k, v in info.items()]))
-    sizes = [10, 100] if args.quick else [10, 100, 1000]
+    sizes = [] if args.no_convergence else [10, 100] if args.quick else [10, 100, 1000]
     repeats = 1 if args.quick else args.repeats
     small, large = (20, 60) if args.quick else (1000, 5000)
     # At least one full slow poll (600 s, +10 % jitter) of every pool at the defaults.

@@ -277,7 +277,7 @@ def _reconcile_passes(port: int) -> float:
     except OSError:
         return 0.0
     for line in text.splitlines():
-        if line.startswith('azbatch_reconcile_seconds_count{kind="batchpools"}'):
+        if line.startswith('azbatch_reconcile_duration_seconds_count{kind="batchpools"}'):
             return float(line.split()[-1])
     return 0.0
 
