@@ -247,3 +247,102 @@ def large_pool(stack: Stack, nodes: int, timeout: str = "PT5M", backoff: int = 1
         "requestsPerResizeAttempt": total / (len(patches) + 1),
         "requestsByOperation": dict(Counter(recent["byOperation"])),
     }
+
+
+#: The operator's own defaults (settings.py) where OPERATOR_ENV speeds the convergence runs up: the
+#: idle, steady, drift and restart figures are measured as a user would run it.
+DEFAULTS_ENV = {
+    "AZBATCH_POLL_FAST_SECONDS": "15",
+    "AZBATCH_RETRY_BASE_SECONDS": "5",
+    "AZBATCH_RETRY_MAX_SECONDS": "300",
+    "AZBATCH_CREATE_GRACE_SECONDS": "120",
+}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _reconcile_passes(port: int) -> float:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith('azbatch_reconcile_duration_seconds_count{kind="batchpools"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def _arm(reqs: dict[str, Any]) -> tuple[int, int]:
+    """(ARM reads, ARM writes) from the simulator's counters; the Batch data plane ("Batch.*") is
+    not ARM's budget."""
+    data_plane = sum(int(n) for op, n in reqs["byOperation"].items() if str(op).startswith("Batch."))
+    reads = int(reqs["byMethod"].get("GET", 0)) - data_plane
+    return reads, int(reqs["total"]) - reads - data_plane
+
+
+def fleet_at_defaults(stack: Stack, pools: int, window: float, drift: bool, restart: bool) -> dict[str, Any]:
+    """`pools` Ready BatchPools on one account, operator at its defaults: idle CPU and RSS, steady
+    ARM reads per pool-hour over `window` real seconds, then (optionally) an out-of-band resize
+    corrected, and an operator restart re-confirming every pool."""
+    ns = stack.namespace(f"fleet-{pools}")
+    account = stack.new_account("fleet", pools)
+    port = _free_port()
+    env = {**DEFAULTS_ENV, "AZBATCH_METRICS_PORT": str(port)}
+    op = stack.operator(ns, stack.workdir / f"operator-{ns}.log", **env)
+    out: dict[str, Any] = {"pools": pools, "accounts": 1, "windowSeconds": window}
+    try:
+        apply_all(
+            stack, [pool_manifest(ns, f"p{i:05d}", account) for i in range(pools)], stack.workdir / "f.yaml"
+        )
+        stack.wait_all_ready(ns, pools, timeout=1800)
+        time.sleep(30)  # the last status writes and node-count reads of the convergence settle
+        assert op.proc is not None
+        before = procstat.read(op.proc.pid)
+        stack.admin.reset_requests()
+        time.sleep(window)
+        after = procstat.read(op.proc.pid)
+        reads, writes = _arm(_requests(stack))
+        out |= {
+            "cpuPercentOfOneCore": 100 * (after.cpu_seconds - before.cpu_seconds) / window,
+            "rssMiB": after.rss_mib,
+            "readsPerPoolHour": reads / pools / window * 3600,
+            "steadyReads": reads,
+            "steadyWrites": writes,
+        }
+        if drift:
+            pool_id = f"{account}/pools/p00000"
+            stack.admin.patch_resource(
+                pool_id, {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": 5}}}
+            )
+            start = time.monotonic()
+            while time.monotonic() - start < 1200:
+                found = stack.admin.resource(pool_id) or {}
+                fixed = ((found.get("properties") or {}).get("scaleSettings") or {}).get("fixedScale") or {}
+                if int(fixed.get("targetDedicatedNodes") or 0) == 2:
+                    break
+                time.sleep(1)
+            out["driftSecondsToCorrect"] = time.monotonic() - start
+        if restart:
+            op.stop()
+            stack.admin.reset_requests()
+            op = stack.operator(ns, stack.workdir / f"operator-{ns}-restart.log", **env)
+            start = time.monotonic()
+            while _reconcile_passes(port) < pools and time.monotonic() - start < 1800:
+                time.sleep(0.5)
+            seconds = time.monotonic() - start
+            time.sleep(5)  # requests still in flight from the last passes
+            reads, writes = _arm(_requests(stack))
+            out["restart"] = {"pools": pools, "seconds": seconds, "armReads": reads, "armWrites": writes}
+    finally:
+        op.stop()
+    return out

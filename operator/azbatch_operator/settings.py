@@ -70,6 +70,11 @@ class Settings:
     #: pool polling within it.  0 = four fast polls (a minute with the defaults, well below how fast
     #: a node problem needs an answer; seconds where polling was made fast, as in tests).
     node_counts_max_age_seconds: float = 0.0
+    #: A steady pool's read is served by its account's pool listing when it is younger than this
+    #: (one Pool_ListByBatchAccount per account serves every pool); 0 = eight fast polls (two
+    #: minutes with the defaults). Never older than the slow poll; a changing pool asks for a
+    #: listing no older than the fast poll.
+    pool_list_max_age_seconds: float = 0.0
     #: One failed start task is enough: start tasks run the same commands on every node, so each
     #: further node would fail (and be paid for) the same way.
     start_task_failed_nodes: int = 1
@@ -82,6 +87,11 @@ class Settings:
     def node_counts_age(self) -> float:
         """AZBATCH_NODE_COUNTS_MAX_AGE_SECONDS, or four fast polls when it is 0 (the default)."""
         return self.node_counts_max_age_seconds or 4 * self.poll_fast_seconds
+
+    @property
+    def pool_list_age(self) -> float:
+        """AZBATCH_POOL_LIST_MAX_AGE_SECONDS, or eight fast polls when it is 0 (the default)."""
+        return self.pool_list_max_age_seconds or 8 * self.poll_fast_seconds
 
     def leader_timing(self) -> Timing:
         return Timing.derived(
@@ -145,6 +155,10 @@ class Settings:
             )
         if self.create_grace_seconds < 0:
             raise SettingsError(f"AZBATCH_CREATE_GRACE_SECONDS must be >= 0, got {self.create_grace_seconds}")
+        if self.pool_list_max_age_seconds < 0:
+            raise SettingsError(
+                f"AZBATCH_POOL_LIST_MAX_AGE_SECONDS must be >= 0, got {self.pool_list_max_age_seconds}"
+            )
         if self.node_counts_max_age_seconds < 0:
             raise SettingsError(
                 f"AZBATCH_NODE_COUNTS_MAX_AGE_SECONDS must be >= 0, got {self.node_counts_max_age_seconds}"

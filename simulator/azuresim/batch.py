@@ -7,6 +7,7 @@ import itertools
 import re
 import time
 import uuid
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -519,13 +520,36 @@ async def pools_get(ctx: Ctx) -> web.StreamResponse:
     return _pool_response(ctx, _pool_or_404(ctx))
 
 
+def _select(view: JSON, select: str) -> JSON:
+    """``$select=properties/a,properties/b``: Pool_ListByBatchAccount documents that only top-level
+    properties under ``properties/`` may be selected; id, name, type and etag always come back."""
+    wanted = {s.strip().removeprefix("properties/") for s in select.split(",") if s.strip()}
+    props = view.get("properties") or {}
+    kept = {k: v for k, v in view.items() if k != "properties"}
+    kept["properties"] = {k: v for k, v in props.items() if k in wanted}
+    return kept
+
+
 async def pools_list(ctx: Ctx) -> web.StreamResponse:
+    """Pool_ListByBatchAccount: ``maxresults`` caps a page (``batch.pageSize`` when absent or larger),
+    ``nextLink`` carries on from where the page ended (``$skiptoken``), ``$select`` trims properties."""
     account = _account(ctx)
-    items = [ctx.world.view(r) for r in ctx.world.children(account.id, T_POOL)]
-    maxresults = ctx.request.query.get("maxresults")
-    if maxresults and maxresults.isdigit():
-        items = items[: int(maxresults)]
-    return listing(items)
+    pools = sorted(ctx.world.children(account.id, T_POOL), key=lambda r: r.name.lower())
+    query = ctx.request.query
+    size = max(1, int(ctx.world.cfg("batch").get("pageSize", 1000)))
+    if query.get("maxresults", "").isdigit():
+        size = max(1, min(size, int(query["maxresults"])))
+    token = query.get("$skiptoken", "")
+    skip = int(token) if token.isdigit() else 0
+    items = [ctx.world.view(r) for r in pools[skip : skip + size]]
+    if query.get("$select"):
+        items = [_select(item, query["$select"]) for item in items]
+    body: JSON = {"value": items}
+    if skip + size < len(pools):
+        params = {k: v for k, v in query.items() if k != "$skiptoken"}
+        params["$skiptoken"] = str(skip + size)
+        body["nextLink"] = f"{ctx.base_url}{ctx.path}?{urlencode(params)}"
+    return ok(body)
 
 
 def _pool_deleted(world: World, op: Operation) -> None:

@@ -28,6 +28,8 @@ DEFAULT_CONFIG: JSON = {
         # document which it does); the data plane's Pool_Resize always starts one.
         "identicalScalePatchStartsResize": True,
         "removeNodesSeconds": 30,
+        # Pool_ListByBatchAccount page size (Azure does not document its own; maxresults caps it).
+        "pageSize": 1000,
     },
     "throttling": {
         "enabled": True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +15,18 @@ from azure.core.exceptions import (
 )
 
 from azuresim.testing import SimulatorThread
-from tests.sim.conftest import ACCOUNT, ACCOUNT_ID, BATCH_RG, POLL, SEED_IMAGE, SEED_VERSION
+from tests.sim.conftest import (
+    ACCOUNT,
+    ACCOUNT_ID,
+    BATCH_RG,
+    POLL,
+    SEED_IMAGE,
+    SEED_VERSION,
+    WORLD,
+    batch_client,
+    credential,
+    world,
+)
 
 pytestmark = pytest.mark.sim
 
@@ -265,3 +277,40 @@ async def test_stop_resize_and_autoscale(batch: Any, sim: SimulatorThread) -> No
     pool = await batch.pool.disable_auto_scale(BATCH_RG, ACCOUNT, "s")
     assert pool.scale_settings.fixed_scale.target_dedicated_nodes == 7
     assert pool.scale_settings.auto_scale is None
+
+
+@pytest.fixture
+def paged_sim() -> Iterator[SimulatorThread]:
+    with SimulatorThread(world(batch={**WORLD["batch"], "pageSize": 2}), time_scale=60) as s:
+        yield s
+
+
+@pytest.fixture
+async def paged_batch(paged_sim: SimulatorThread) -> AsyncIterator[Any]:
+    async with credential(paged_sim) as c, batch_client(paged_sim, c) as b:
+        yield b
+
+
+async def test_pool_listing_pages_by_next_link_and_honours_select(paged_batch: Any) -> None:
+    """Pool_ListByBatchAccount: pages of ``batch.pageSize`` (``maxresults`` caps them further)
+    joined by ``nextLink``; ``$select`` keeps only the named properties."""
+    batch = paged_batch
+    for name in ("a", "b", "c", "d", "e"):
+        await batch.pool.create(BATCH_RG, ACCOUNT, name, pool_body())
+    pages = [
+        [p.name async for p in page]
+        async for page in batch.pool.list_by_batch_account(BATCH_RG, ACCOUNT).by_page()
+    ]
+    assert pages == [["a", "b"], ["c", "d"], ["e"]]
+    capped = batch.pool.list_by_batch_account(BATCH_RG, ACCOUNT, maxresults=1).by_page()
+    assert len([page async for page in capped]) == 5
+    selected = [
+        p
+        async for p in batch.pool.list_by_batch_account(
+            BATCH_RG, ACCOUNT, select="properties/allocationState,properties/scaleSettings"
+        )
+    ]
+    assert [p.name for p in selected] == ["a", "b", "c", "d", "e"]
+    assert all(p.allocation_state is not None and p.scale_settings is not None for p in selected)
+    assert all(p.vm_size is None and p.deployment_configuration is None for p in selected)
+    assert all(p.etag for p in selected)

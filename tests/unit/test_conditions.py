@@ -127,3 +127,29 @@ def test_a_long_message_is_bounded_so_the_status_stays_within_the_crd() -> None:
     assert cond["message"].endswith("(truncated)")
     short = c.condition(c.STALLED, True, "AzureError", "fine", 1, datetime.now(UTC))
     assert short["message"] == "fine"
+
+
+def test_ready_says_the_state_matches_unless_told_more() -> None:
+    assert by_type(conditions.ready(1, NOW))["Ready"]["message"] == "Azure state matches the spec"
+    told = by_type(conditions.ready(1, NOW, message="5/5 nodes"))["Ready"]["message"]
+    assert told == "5/5 nodes"
+
+
+def test_find_returns_the_condition_of_that_type_or_none() -> None:
+    conds = conditions.progressing(2, NOW, Reason.RESIZING, "3/5")
+    found = conditions.find(conds, conditions.RECONCILING)
+    assert found is not None
+    assert found["status"] == "True"
+    assert found["message"] == "3/5"
+    assert conditions.find(conds, "ImageShared") is None
+    assert conditions.find([], conditions.READY) is None
+
+
+def test_bounded_keeps_a_message_of_exactly_the_limit_and_cuts_one_longer_to_the_limit() -> None:
+    exact = "y" * conditions.MESSAGE_MAX
+    assert conditions.bounded(exact) == exact
+    cut = conditions.bounded(exact + "z")
+    assert conditions.MESSAGE_MAX - 1 <= len(cut) <= conditions.MESSAGE_MAX  # as much text as fits
+    assert cut.startswith("y" * 100)
+    assert cut.endswith(" … (truncated)")
+    assert conditions.MESSAGE_MAX == 4096

@@ -142,3 +142,14 @@ def test_short_transient_backoffs_are_not_rounded_up() -> None:
     assert polling.after_error(errors.classify(503, None), 0, settings) == 0.25
     assert polling.after_error(errors.classify(429, None), 0, settings) == 0.25
     assert polling.after_error(errors.classify(429, None, retry_after="9"), 0, settings) == 9
+
+
+def test_finalizer_and_short_waits_come_from_the_polling_module() -> None:
+    s = Settings(poll_fast_seconds=15, poll_slow_seconds=600)
+    assert polling.refused() == 2.0
+    assert polling.soon(None, s) == 15
+    assert polling.soon(5, s) == 5
+    assert polling.soon(600, s) == 15
+    assert polling.or_fast(None, s) == 15
+    assert polling.or_fast(0, s) == 15
+    assert polling.or_fast(40, s) == 40

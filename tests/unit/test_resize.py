@@ -310,3 +310,78 @@ def test_a_new_failed_resize_with_the_same_code_gets_its_own_backoff() -> None:
     )
     assert isinstance(p.action, Wait), p
     assert fresh.allocation_state_transition_time == p.status["lastResizeError"]["azureTime"]
+
+
+def reconciling(p: Plan) -> str:
+    return str(next(c for c in p.conditions if c["type"] == "Reconciling")["message"])
+
+
+def test_an_observation_reads_every_field_arm_returns_and_defaults_what_is_absent() -> None:
+    full = PoolObservation.from_arm(
+        {
+            "properties": {
+                "allocationState": "Resizing",
+                "allocationStateTransitionTime": "2026-01-02T03:04:05Z",
+                "currentDedicatedNodes": 7,
+                "currentLowPriorityNodes": 3,
+                "scaleSettings": {"fixedScale": {"targetDedicatedNodes": 9, "targetLowPriorityNodes": 4}},
+                "resizeOperationStatus": {"errors": [{"code": "AllocationTimedOut", "message": "late"}]},
+            }
+        }
+    )
+    assert full == PoolObservation(
+        "Resizing", 7, 3, 9, 4, "2026-01-02T03:04:05Z", (("AllocationTimedOut", "late"),)
+    )
+    empty = PoolObservation.from_arm({"properties": {"scaleSettings": {"fixedScale": {}}}})
+    assert empty == PoolObservation("Steady", 0, 0, 0, 0, None, ())
+    autoscale = PoolObservation.from_arm({"properties": {"scaleSettings": {"autoScale": {"formula": "x"}}}})
+    assert (autoscale.target_dedicated, autoscale.target_low_priority) == (None, None)
+    assert PoolObservation.from_arm({}) == PoolObservation("Steady", 0, 0, None, None, None, ())
+
+
+def test_messages_count_low_priority_nodes_too() -> None:
+    fixed = FixedScale(target_dedicated_nodes=5, target_low_priority_nodes=3)
+    p = run(obs("Resizing", current=(2, 1), target=(5, 3)), fixed=fixed)
+    assert "2 dedicated + 1 low-priority of 5 dedicated + 3 low-priority nodes" in reconciling(p)
+
+
+def test_the_attempt_number_shows_from_the_second_attempt() -> None:
+    assert "attempt" not in reconciling(run(obs("Resizing", current=(100, 0)), attempts=1))
+    assert "(attempt 2/3)" in reconciling(run(obs("Resizing", current=(100, 0)), attempts=2))
+    unlimited = ResizeRetry(max_attempts=0, backoff_seconds=60)
+    message = reconciling(run(obs("Resizing", current=(100, 0)), attempts=2, retry=unlimited))
+    assert "(attempt 2/unlimited)" in message
+
+
+def test_a_retry_counts_the_attempt_it_sends() -> None:
+    p = run(obs(current=(400, 0), code="AllocationTimedOut"), attempts=2)
+    assert isinstance(p.action, ResizePool)
+    assert p.action.retry
+    assert p.status["resizeAttempts"] == 3
+    assert "(attempt 3/3)" in reconciling(p)
+
+
+def test_a_retry_is_sent_once_the_backoff_has_passed_exactly() -> None:
+    at = NOW - timedelta(seconds=RETRY.backoff_seconds)
+    p = run(obs(current=(400, 0), code="AllocationTimedOut", since=at), attempts=1)
+    assert isinstance(p.action, ResizePool)
+    early = run(obs(current=(400, 0), code="AllocationTimedOut", since=at + timedelta(seconds=1)))
+    assert isinstance(early.action, Wait)
+
+
+def test_a_quota_stall_retries_once_the_recheck_interval_has_passed_exactly() -> None:
+    at = NOW - timedelta(seconds=S.quota_recheck_seconds)
+    p = run(obs(current=(400, 0), code="AccountCoreQuotaReached", since=at), attempts=1)
+    assert isinstance(p.action, ResizePool)
+    held = run(obs(current=(400, 0), code="AccountCoreQuotaReached", since=at + timedelta(seconds=1)))
+    assert isinstance(held.action, Stall)
+
+
+def test_shrinking_one_kind_is_not_growing_even_when_the_image_is_over_its_limit() -> None:
+    fixed = FixedScale(target_dedicated_nodes=5, target_low_priority_nodes=0)
+    over = check_image_limits("ns/p", "k", 5, 0, [], 1, 1000)
+    assert not over.fits
+    p = run(obs(current=(5, 3), target=(5, 3)), fixed=fixed, limit=over)
+    assert isinstance(p.action, ResizePool)
+    grows = run(obs(current=(4, 0), target=(4, 0)), fixed=fixed, limit=over)
+    assert isinstance(grows.action, Stall)

@@ -116,6 +116,26 @@ class Resources:
             found = await arm_get(f"{prefix}_Get", group.get(*names))
         return None if found is None else _wire(found)
 
+    async def list_pools(self, account_id: str) -> list[list[Json]]:
+        """Every pool of a Batch account, page by page (Pool_ListByBatchAccount, following ``nextLink``); each
+        page is one ARM read and waits for its own budget token. Whole pools: the planners diff
+        every configured property, so a ``$select`` would have to name them all."""
+        rid = arm_ids.parse(account_id)
+        group = self._clients.batch(rid.subscription).pool
+        pages = group.list_by_batch_account(rid.resource_group or "", rid.names[-1]).by_page()
+        found: list[list[Json]] = []
+        while True:
+            async with self._budgeted(rid, "read"):
+                try:
+                    page = await arm("Pool_ListByBatchAccount", pages.__anext__())
+                except AzureCallError as exc:
+                    if exc.not_found and not found:
+                        return [[]]  # no such account: it holds no pools (as a Pool_Get's 404 says)
+                    raise
+            found.append([_wire(p) async for p in page])
+            if not getattr(pages, "continuation_token", None):  # no nextLink: the last page
+                return found
+
     async def begin_create(self, resource_id: str, body: Mapping[str, Any]) -> None:
         """Send the PUT of a long-running create; completion is observed by later GETs."""
         rid = arm_ids.parse(resource_id)

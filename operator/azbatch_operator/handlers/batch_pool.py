@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,12 +13,12 @@ from azbatch_operator import api, metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.resources import WriteRefused
-from azbatch_operator.handlers import guard, indexes, loop, node_counts, report, runtime, secrets
+from azbatch_operator.handlers import guard, loop, node_counts, report, runtime, secrets
 from azbatch_operator.kube import GROUP, VERSION
 from azbatch_operator.reconcile import (
-    admission,
     conditions,
-    image_limits,
+    image_refs,
+    listing,
     names,
     polling,
     pool_config,
@@ -57,56 +56,6 @@ def _meta(body: kopf.Body) -> names.ObjectMeta:
     return names.ObjectMeta(m["namespace"], m["name"], m.get("uid", ""), int(m.get("generation") or 1))
 
 
-def resolve_image(
-    namespace: str, spec: BatchPoolSpec, images: kopf.Index[Any, Any]
-) -> pool_plan.ResolvedImage:
-    """managedImageRef -> the ManagedImage's published id (from the index); image.id as given."""
-    if spec.image.id is not None:
-        return _resolve_by_id(spec.image.id, images)
-    assert spec.image.managed_image_ref is not None
-    ref = spec.image.managed_image_ref.name
-    found = list(images.get((namespace, ref), []))
-    if not found:
-        return pool_plan.ResolvedImage(
-            None,
-            ready=False,
-            reason=Reason.IMAGE_NOT_READY,
-            message=f"ManagedImage {namespace}/{ref} does not exist (yet); the pool waits for it",
-        )
-    summary: indexes.ImageSummary = found[0]
-    if not summary.ready or summary.consumable_id is None:
-        why = f" ({summary.reason}: {summary.message})" if summary.reason else ""
-        return pool_plan.ResolvedImage(
-            None,
-            ready=False,
-            reason=Reason.IMAGE_NOT_READY,
-            message=f"waiting for ManagedImage {namespace}/{ref} to be Ready{why}",
-        )
-    return pool_plan.ResolvedImage(
-        summary.consumable_id, location=summary.location, target_regions=summary.target_regions
-    )
-
-
-def _resolve_by_id(image_id: str, images: kopf.Index[Any, Any]) -> pool_plan.ResolvedImage:
-    """``spec.image.id`` as given, unless a ManagedImage publishes that id and is not usable right
-    now (being deleted, or rebuilding for a new spec): then the pool waits, like a managedImageRef."""
-    wanted = image_id.lower()
-    for (ns, name), store in images.items():
-        for summary in store:
-            ids = {i.lower() for i in (summary.image_id, summary.gallery_version_id) if i}
-            if wanted not in ids:
-                continue
-            if not summary.ready:
-                return pool_plan.ResolvedImage(
-                    None,
-                    ready=False,
-                    reason=Reason.IMAGE_NOT_READY,
-                    message=f"image {image_id} is ManagedImage {ns}/{name}'s, which is not usable now "
-                    f"({summary.reason}: {summary.message}); the pool waits for it",
-                )
-    return pool_plan.ResolvedImage(image_id)
-
-
 async def describe_image(image: pool_plan.ResolvedImage) -> pool_plan.ResolvedImage:
     """Fill location / replication regions for a user-given image id (needed for the S4 check)."""
     if image.image_id is None or image.location is not None or image.target_regions is not None:
@@ -131,52 +80,6 @@ async def describe_image(image: pool_plan.ResolvedImage) -> pool_plan.ResolvedIm
     )
 
 
-def image_limit_verdict(
-    body: kopf.Body,
-    spec: BatchPoolSpec,
-    status: Mapping[str, Any],
-    image_id: str | None,
-    claims: kopf.Index[Any, Any],
-    images: kopf.Index[Any, Any],
-) -> image_limits.ImageLimitVerdict | None:
-    """Seed S7: may this pool grow to its targets on its image, counted with every other pool on it
-    the way Azure counts them (reconcile/admission.py)?"""
-    if image_id is None or spec.scale.fixed is None:
-        return None
-    sources: dict[str, str] = {}
-    by_ref: dict[str, str] = {}
-    for (ns, name), store in images.items():
-        for summary in store:
-            if summary.gallery_version_id and summary.image_id:
-                sources[summary.gallery_version_id.lower()] = summary.image_id.lower()
-            if summary.consumable_id:
-                by_ref[f"{indexes.MANAGED_IMAGE_KEY_PREFIX}{ns}/{name}"] = summary.consumable_id
-    others = []
-    for claim in claims.get(None, []):
-        resolved = by_ref.get(claim.image_ref_key, claim.image_ref_key)
-        key = image_limits.image_key(resolved, sources)
-        others.append(
-            admission.Claim(claim.pool, key, (claim.dedicated, claim.low_priority), claim.held, claim.created)
-        )
-    meta = body["metadata"]
-    # This pool as it is now (its own index entry may lag behind the status just written).
-    me = admission.Claim(
-        f"{meta['namespace']}/{meta['name']}",
-        image_limits.image_key(image_id, sources),
-        (spec.scale.fixed.target_dedicated_nodes, spec.scale.fixed.target_low_priority_nodes),
-        indexes.held_targets(status),
-        str(meta.get("creationTimestamp") or ""),
-    )
-    # --- rollout (issue 13): both pools count while a BlueGreen rollout has two.
-    from_image = (rollout.rollout_of(status) or {}).get("fromImage")
-    old_key = image_limits.image_key(str(from_image), sources) if from_image else None
-    me, retiring = rollout.limit_claims(me, status, old_key)
-    settings = runtime.get().settings
-    return admission.admit(
-        me, [*others, *retiring], settings.image_max_dedicated_nodes, settings.image_max_low_priority_nodes
-    )
-
-
 async def _account(account_id: str) -> pool_plan.AccountInfo | None:
     """The Batch account (location, allocation mode): one read shared by every pool on it."""
     rt = runtime.get()
@@ -197,6 +100,17 @@ _EXISTS_CODES = frozenset({"conditionnotmet", "preconditionfailed"})
 
 
 async def _perform(plan: Plan, body: kopf.Body, memo: Any) -> None:
+    """Send the plan's write; the pool's next read then comes after it (read-your-writes)."""
+    rid = getattr(plan.action, "resource_id", None)
+    if rid is None or isinstance(plan.action, CheckImage):
+        return
+    try:
+        await _send(plan, body, memo)
+    finally:
+        runtime.get().pool_listings().wrote(rid)
+
+
+async def _send(plan: Plan, body: kopf.Body, memo: Any) -> None:
     resources = runtime.get().resources
     if await node_counts.perform(plan):  # issue 14: data-plane actions (retry resize, removeNodes)
         return
@@ -295,8 +209,11 @@ async def reconcile_once(
         # --- rollout (issue 13): the serving pool may be <poolName>-b (reconcile/rollout.py).
         pool_id, other_id = rollout.pool_ids(pool_id, status)
         account = await _account(spec.account_id)
-        pool = await rt.resources.get(pool_id) if account is not None else None
-        image = resolve_image(meta.namespace, spec, images)
+        image = image_refs.resolve_image(meta.namespace, spec, images)
+        age = listing.max_age(memo.get("requeue"), rt.settings)
+        pool = None
+        if account is not None and not pool_plan.waits_unread(image, status):
+            pool = await rt.pool_listings().get(pool_id, age, (meta.namespace, meta.name))
         if (pool is None or rollout.rollout_of(status) is not None) and image.ready:
             image = await describe_image(image)
         # --- trusted launch (issue 12): securityProfile must fit the image before the create.
@@ -304,16 +221,18 @@ async def reconcile_once(
             problem = await security_preflight(spec, image.image_id)
             if problem is not None:
                 plan = stall_plan(
-                    meta.generation, now, Reason.INVALID_SPEC, problem, {}, rt.settings.poll_slow_seconds
+                    meta.generation, now, Reason.INVALID_SPEC, problem, {}, polling.slow(rt.settings)
                 )
                 await report.publish(PLURAL, body, plan.conditions, plan.status)
                 return plan.requeue_after
-        verdict = image_limit_verdict(body, spec, status, image.image_id, claims, images)
+        verdict = image_refs.image_limit_verdict(
+            body["metadata"], spec, status, image.image_id, claims.get(None, []), images, rt.settings
+        )
         config = pool_update.DesiredConfig.build(meta, spec, image.image_id, values)
         # --- rollout (issue 13): the other pool is read only while a rollout needs it.
         other = None
         if account is not None and rollout.wants_other(spec, status, pool, config, other_id):
-            other = await rt.resources.get(other_id)
+            other = await rt.pool_listings().get(other_id, age, (meta.namespace, meta.name))
         pools = rollout.Pools(pool_id, pool, other_id, other)
         plan = rollout.plan(meta, spec, status, image, account, pools, verdict, now, rt.settings, config)
         if isinstance(plan.action, CheckImage):
@@ -345,28 +264,23 @@ async def reconcile_once(
 
 
 #: When many pools on one image are applied together, every newcomer used to wake every other pool
-#: at once: N² reconciles, each an ARM read (a 100-pool burst cost 2.5 reads per pool instead of 1).
-#: The pools to tell are collected per image and woken once, after no newcomer came for this long.
+#: at once: N² reconciles, each an ARM read. The pools to tell are collected per image and woken
+#: once, after no newcomer came for this long.
 SHARER_NUDGE_QUIET_SECONDS = 5.0
-_sharer_nudges: dict[str, tuple[set[tuple[str, str]], asyncio.TimerHandle]] = {}
 
 
 def _nudge_sharers(image_id: str, pools: Iterable[str], newcomer: tuple[str, str]) -> None:
-    key = image_id.lower()
-    targets = {(p.split("/", 1)[0], p.split("/", 1)[-1]) for p in pools}
-    pending = _sharer_nudges.pop(key, None)
-    if pending is not None:
-        pending[1].cancel()
-        targets |= pending[0]
-    targets.discard(newcomer)
+    named = (p.partition("/") for p in pools)
+    keys = [(PLURAL, ns, name) for ns, _, name in named if (ns, name) != newcomer]
+    runtime.get().wakers.nudge_when_quiet(f"sharers:{image_id.lower()}", keys, SHARER_NUDGE_QUIET_SECONDS)
 
-    def fire() -> None:
-        entry = _sharer_nudges.pop(key, None)
-        for ns, name in entry[0] if entry else ():
-            loop.nudge(PLURAL, ns, name)
 
-    handle = asyncio.get_running_loop().call_later(SHARER_NUDGE_QUIET_SECONDS, fire)
-    _sharer_nudges[key] = (targets, handle)
+@kopf.index(GROUP, VERSION, PLURAL)
+async def wake_on_watch_event(*, body: kopf.Body, **_: Any) -> None:
+    """Every watch event of the object wakes its sleeping loop to look at the new body. An indexer
+    (it stores nothing: None is not indexed) rather than ``on.event``: kopf runs indexers on every
+    event without an INFO log line each, and after it has put the new body in place."""
+    loop.body_changed(PLURAL, body)
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)
@@ -378,10 +292,12 @@ async def pool_loop(
     pool_claims: kopf.Index[Any, Any] = kwargs["pool_claims"]
 
     async def once() -> float | None:
-        return await reconcile_once(body, memo, managed_images, pool_claims)
+        delay = await reconcile_once(body, memo, managed_images, pool_claims)
+        memo["requeue"] = delay
+        return delay
 
     async def unexpected(exc: BaseException) -> float:
-        return runtime.get().settings.poll_fast_seconds
+        return polling.fast(runtime.get().settings)
 
     await loop.run(PLURAL, stopped, body, logger, once, unexpected, memo)
 
@@ -409,9 +325,10 @@ async def _delete_once(body: kopf.Body, memo: Any) -> None:
     pool_id = str(status.get("poolId") or own_id)
     try:
         # --- rollout (issue 13): a rollout's other pool goes first (reconcile/rollout.py).
-        others = {i: await rt.resources.get(i) for i in rollout.delete_targets(status, pool_id)}
+        fast = rt.settings.poll_fast_seconds
+        others = {i: await rt.pool_listings().get(i, fast) for i in rollout.delete_targets(status, pool_id)}
         first = rollout.plan_delete_others(meta, spec, status, others, now, rt.settings)
-        pool = await rt.resources.get(pool_id)
+        pool = await rt.pool_listings().get(pool_id, fast)
         plan = first or pool_plan.plan_pool_delete(meta, spec, status, pool, now, rt.settings, pool_id)
         await _perform(plan, body, memo)
     except Exception as exc:
@@ -424,7 +341,7 @@ async def _delete_once(body: kopf.Body, memo: Any) -> None:
             # in a subscription it has no role in): holding the finalizer would only block deletion.
             return
         if isinstance(exc, WriteRefused):
-            raise kopf.TemporaryError(str(exc), delay=2) from exc
+            raise kopf.TemporaryError(str(exc), delay=polling.refused()) from exc
         attempt = int(memo.get("delete_errors", 0))
         memo["delete_errors"] = attempt + 1
         conds, delay = report.error_plan(exc, meta.generation, now, attempt, "delete pool")
@@ -432,6 +349,9 @@ async def _delete_once(body: kopf.Body, memo: Any) -> None:
         raise kopf.TemporaryError(f"deleting pool {pool_id}: {exc}", delay=delay) from exc
     if isinstance(plan.action, Release):
         metrics.forget_pool(meta.namespace, meta.name)
+        rt.pool_listings().forget(pool_id)
         return
     await report.publish(PLURAL, body, plan.conditions, report.with_generation(plan, meta.generation))
-    raise kopf.TemporaryError(f"waiting for pool {pool_id} to be deleted", delay=plan.requeue_after or 5)
+    raise kopf.TemporaryError(
+        f"waiting for pool {pool_id} to be deleted", delay=polling.or_fast(plan.requeue_after, rt.settings)
+    )

@@ -2,8 +2,9 @@
 
 Each object gets one kopf daemon: reconcile once, then sleep for as long as the planner asked,
 waking early when the spec changes (a new `metadata.generation` in the live body kopf keeps up to
-date from its watch), when a dependency nudges it, or when kopf stops the daemon (deletion,
-operator shutdown). Sleeping costs no API call, so polling adapts without spending ARM budget.
+date from its watch: the kind's watch-event indexer signals the loop, see handlers/wakers.py), when a
+dependency nudges it, or when kopf stops the daemon (deletion, operator shutdown). Sleeping costs
+no API call and no CPU, so polling adapts without spending ARM budget.
 """
 
 from __future__ import annotations
@@ -19,44 +20,70 @@ import kopf
 
 from azbatch_operator import metrics
 from azbatch_operator.handlers import guard, runtime
+from azbatch_operator.handlers.wakers import Waker
 from azbatch_operator.kube import ObjectGone
 from azbatch_operator.reconcile import polling
 
-#: How often a sleeping loop looks at its live body for a spec change (in memory, no API call).
+#: How often a standby replica looks whether it leads now (no API call).
 CHANGE_CHECK_SECONDS = 0.5
-#: How often a new loop looks for kopf's finalizer on its live body before its first reconcile.
-FINALIZER_CHECK_SECONDS = 0.05
-
-_nudges: dict[tuple[str, str, str], asyncio.Event] = {}
+#: A new loop waits for kopf's finalizer (its watch event signals the loop); this only bounds a
+#: missed signal.
+FINALIZER_CHECK_SECONDS = 1.0
 
 
 def nudge(kind: str, namespace: str, name: str) -> None:
     """Wake the loop of another object now (e.g. pools waiting for an image that became Ready)."""
-    event = _nudges.get((kind, namespace, name))
-    if event is not None:
-        event.set()
+    rt = runtime.installed()
+    if rt is not None:
+        rt.wakers.nudge((kind, namespace, name))
+
+
+def body_changed(kind: str, body: kopf.Body) -> None:
+    """A watch event of the object: its loop looks at the new body (kopf has put it in place
+    before it runs indexers)."""
+    rt = runtime.installed()
+    if rt is not None:
+        meta = body.get("metadata", {})
+        rt.wakers.changed((kind, meta.get("namespace", ""), meta.get("name", "")))
+
+
+async def _signal_or_stop(stopped: kopf.DaemonStopped, waker: Waker, timeout: float | None) -> None:
+    """Return on the waker's signal, on a stop, or after ``timeout`` seconds."""
+    signalled = asyncio.ensure_future(waker.signal.wait())
+    stopping = asyncio.ensure_future(_stop(stopped, timeout))
+    try:
+        await asyncio.wait({signalled, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (signalled, stopping):
+            task.cancel()
+
+
+async def _stop(stopped: kopf.DaemonStopped, timeout: float | None) -> None:
+    await stopped.wait(timeout)
 
 
 async def sleep_until_change(
     stopped: kopf.DaemonStopped,
     body: kopf.Body,
     seconds: float | None,
-    wake: asyncio.Event,
+    waker: Waker,
 ) -> None:
     """Sleep `seconds` (None: until a change), returning early on a change, a nudge or a stop."""
     generation = body.get("metadata", {}).get("generation")
-    deadline = None if seconds is None else time.monotonic() + max(0.0, seconds)
+    clock = asyncio.get_running_loop().time  # the event loop's clock: virtual time in tests
+    deadline = None if seconds is None else clock() + max(0.0, seconds)
     while not stopped:
-        if body.get("metadata", {}).get("generation") != generation or wake.is_set():
+        if body.get("metadata", {}).get("generation") != generation or waker.nudged:
             break
         if body.get("metadata", {}).get("deletionTimestamp"):
             break
-        remaining = CHANGE_CHECK_SECONDS if deadline is None else deadline - time.monotonic()
-        if remaining <= 0:
+        remaining = None if deadline is None else deadline - clock()
+        if remaining is not None and remaining <= 0:
             break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=min(CHANGE_CHECK_SECONDS, remaining))
-    wake.clear()
+        waker.signal.clear()
+        await _signal_or_stop(stopped, waker, remaining)
+    waker.nudged = False
+    waker.signal.clear()
 
 
 async def run(
@@ -83,13 +110,15 @@ async def run(
             await asyncio.wait_for(rt.leading.wait(), timeout=CHANGE_CHECK_SECONDS)
     # kopf spawns daemons in the same cycle that adds its finalizer: wait until the finalizer is
     # stored, so nothing is ever created in Azure for an object that could vanish without cleanup.
-    while rt.finalizer not in (body.get("metadata", {}).get("finalizers") or []) and not stopped:
-        if body.get("metadata", {}).get("deletionTimestamp"):
-            return
-        await stopped.wait(FINALIZER_CHECK_SECONDS)
     key = (kind, namespace, name)
-    wake = _nudges.setdefault(key, asyncio.Event())
+    wakers = rt.wakers
+    waker = wakers.register(key)
     try:
+        while rt.finalizer not in (body.get("metadata", {}).get("finalizers") or []) and not stopped:
+            if body.get("metadata", {}).get("deletionTimestamp"):
+                return
+            waker.signal.clear()
+            await _signal_or_stop(stopped, waker, FINALIZER_CHECK_SECONDS)
         while not stopped:
             if body.get("metadata", {}).get("deletionTimestamp"):
                 return
@@ -113,7 +142,6 @@ async def run(
                 delay = await on_unexpected(exc)
             metrics.RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
             rt = runtime.get()
-            await sleep_until_change(stopped, body, polling.next_wake(delay, rt.settings, rt.rng), wake)
+            await sleep_until_change(stopped, body, polling.next_wake(delay, rt.settings, rt.rng), waker)
     finally:
-        if _nudges.get(key) is wake:
-            del _nudges[key]
+        wakers.release(key, waker)

@@ -184,8 +184,16 @@ async def reconcile_once(body: kopf.Body, memo: kopf.Memo, pools: Users) -> floa
             loop.nudge("batchpools", ns, name)
     if users != status.get("usedBy"):
         # Pools come and go without touching this object: look at the index again soon.
-        return min(plan.requeue_after or rt.settings.poll_fast_seconds, rt.settings.poll_fast_seconds)
+        return polling.soon(plan.requeue_after, rt.settings)
     return plan.requeue_after
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+async def wake_on_watch_event(*, body: kopf.Body, **_: Any) -> None:
+    """Every watch event of the object wakes its sleeping loop to look at the new body. An indexer
+    (it stores nothing: None is not indexed) rather than ``on.event``: kopf runs indexers on every
+    event without an INFO log line each, and after it has put the new body in place."""
+    loop.body_changed(PLURAL, body)
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)
@@ -199,7 +207,7 @@ async def image_loop(
         return await reconcile_once(body, memo, pools)
 
     async def unexpected(exc: BaseException) -> float:
-        return runtime.get().settings.poll_fast_seconds
+        return polling.fast(runtime.get().settings)
 
     await loop.run(PLURAL, stopped, body, logger, once, unexpected, memo)
 
@@ -314,7 +322,7 @@ async def _delete_step(
             # operator cannot even read there: holding the finalizer would only block deletion.
             return None
         if isinstance(exc, WriteRefused):
-            raise kopf.TemporaryError(str(exc), delay=2) from exc
+            raise kopf.TemporaryError(str(exc), delay=polling.refused()) from exc
         attempt = int(memo.get("delete_errors", 0))
         memo["delete_errors"] = attempt + 1
         conds, delay = report.error_plan(exc, meta.generation, now, attempt, "delete image")
@@ -324,7 +332,7 @@ async def _delete_step(
         metrics.forget_object(PLURAL, meta.namespace, meta.name)
         return None
     await _publish_deleting(body, memo, plan, users)
-    return [], plan.requeue_after or polling.fast(rt.settings)
+    return [], polling.or_fast(plan.requeue_after, rt.settings)
 
 
 async def _publish_deleting(body: kopf.Body, memo: Any, plan: Plan, users: list[str]) -> None:

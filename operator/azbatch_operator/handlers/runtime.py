@@ -16,9 +16,12 @@ from azbatch_operator.azure.budget import ArmBudget
 from azbatch_operator.azure.clients import AzureClients
 from azbatch_operator.azure.resources import Resources
 from azbatch_operator.handlers.lookups import SharedLookups
+from azbatch_operator.handlers.pool_listings import PoolListings
+from azbatch_operator.handlers.wakers import Wakers
 from azbatch_operator.kube import KubeApi, StatusWriter
 from azbatch_operator.kubeauth import Login
 from azbatch_operator.leader import LeaderElector, Leadership
+from azbatch_operator.reconcile import polling
 from azbatch_operator.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,8 +50,18 @@ class Runtime:
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(20))
     #: Account and image reads shared by every object (see handlers/lookups.py).
     lookups: SharedLookups = field(default_factory=SharedLookups)
+    #: Every live reconcile loop's waker (see handlers/wakers.py).
+    wakers: Wakers = field(default_factory=Wakers)
+    #: Batch pool reads: one listing per account serves every pool (see handlers/pool_listings.py).
+    pools: PoolListings | None = None
     #: Node counts per Batch account from the data plane; None when AZBATCH_DATA_PLANE is off.
     node_counts: NodeCountsBatcher | None = None
+
+    def pool_listings(self) -> PoolListings:
+        """The shared pool reads (built on first use where a test made the runtime by hand)."""
+        if self.pools is None:
+            self.pools = PoolListings(self.resources)
+        return self.pools
 
     def start_election(self) -> None:
         if self.elector is None:
@@ -81,11 +94,16 @@ def get() -> Runtime:
     return _runtime
 
 
+def installed() -> Runtime | None:
+    """The runtime, or None before start-up (for handlers that have nothing to do without it)."""
+    return _runtime
+
+
 def require_leadership() -> Runtime:
     """For one-shot handlers (finalizers): a standby replica leaves the work to the leader."""
     rt = get()
     if not rt.leading.is_set():
-        raise kopf.TemporaryError("standing by: another replica is the leader", delay=2)
+        raise kopf.TemporaryError("standing by: another replica is the leader", delay=polling.refused())
     return rt
 
 
@@ -133,10 +151,13 @@ async def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
 
         data_plane = DataPlane(azure.credential, azure.cloud.name)
         node_counts = NodeCountsBatcher(data_plane, settings.node_counts_age)
+    from azbatch_operator.handlers import loop
+
+    resources = Resources(azure, budget)
     return Runtime(
         settings,
         azure,
-        Resources(azure, budget),
+        resources,
         kube,
         StatusWriter(kube, leadership.is_set),
         login=login,
@@ -145,4 +166,9 @@ async def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
         slots=asyncio.Semaphore(settings.max_workers),
         finalizer=kopf_settings.persistence.finalizer,
         node_counts=node_counts,
+        pools=PoolListings(
+            resources,
+            lambda reader: loop.nudge("batchpools", *reader),
+            wake_slower_than=settings.poll_fast_seconds,
+        ),
     )

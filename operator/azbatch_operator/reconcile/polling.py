@@ -66,3 +66,24 @@ def after_error(
 def until(remaining: float, settings: Settings) -> float:
     """Wait for a known deadline, but never less than one second nor more than the slow interval."""
     return min(max(remaining, 1.0), settings.poll_slow_seconds)
+
+
+#: A write the write gate refused (this replica stopped leading, the object is going away): the
+#: finalizer asks kopf to come back this soon; the next leader or pass decides again.
+REFUSED_RETRY_SECONDS = 2.0
+
+
+def refused() -> float:
+    """After a refused write or on a standby replica (kopf.TemporaryError delay)."""
+    return REFUSED_RETRY_SECONDS
+
+
+def soon(requested: float | None, settings: Settings) -> float:
+    """What a plan asked for, but no later than the fast poll: something is known to change soon
+    (a deletion in flight, the set of pools using an image changed)."""
+    return min(requested or settings.poll_fast_seconds, settings.poll_fast_seconds)
+
+
+def or_fast(requested: float | None, settings: Settings) -> float:
+    """What a plan asked for, or the fast poll when it asked for nothing (a finalizer waiting)."""
+    return requested or settings.poll_fast_seconds

@@ -406,6 +406,12 @@ def _plan_pool(
     return replace(plan, status={**base, **plan.status})
 
 
+def waits_unread(image: ResolvedImage, status: Mapping[str, Any]) -> bool:
+    """True when the pool's Azure state cannot change the plan: the image is not ready and no pool
+    was ever created or sent for this object, so it only waits for the image (no read needed)."""
+    return not image.ready and not status.get("poolId") and not status.get("operations")
+
+
 def _plan_create(
     meta: names.ObjectMeta,
     spec: BatchPoolSpec,

@@ -1,0 +1,82 @@
+"""Pool reads for BatchPools: one pool listing per Batch account, shared by all its pools.
+
+Every pool's reconcile asks :class:`PoolListings` for its pool; concurrent asks wait for one
+``Pool_ListByBatchAccount`` (all pages), and ``reconcile/listing.py`` decides when a listing is
+young enough, when a pool needs a fresh read after its own write, and when a single GET is
+cheaper.  A new listing also wakes the pools it shows changed (an out-of-band resize, a pool
+deleted in Azure), so a steady pool corrects drift without polling Azure itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from azbatch_operator.azure.resources import Resources
+from azbatch_operator.reconcile import arm_ids, listing
+
+Json = listing.Json
+
+
+class PoolListings:
+    def __init__(
+        self,
+        resources: Resources,
+        on_changed: Callable[[tuple[str, str]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wake_slower_than: float = 0.0,
+    ) -> None:
+        self.resources = resources
+        self.clock = clock
+        #: Only readers that accept listings older than this are woken by a change: the others
+        #: (changing pools, on the fast poll) read again soon anyway, and waking each of them on
+        #: every listing would multiply their passes while many pools converge.
+        self.wake_slower_than = wake_slower_than
+        #: Called with the (namespace, name) of the BatchPool reading each pool a new listing shows
+        #: changed.
+        self.on_changed = on_changed
+        self._readers: dict[str, tuple[tuple[str, str], float]] = {}
+        self._listings: dict[str, listing.Listing] = {}
+        self._written: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, pool_id: str, age: float, reader: tuple[str, str] | None = None) -> Json | None:
+        """The pool as ARM shows it (None: it does not exist), from a listing at most ``age`` old.
+        ``reader`` (the BatchPool's namespace and name) is woken when a later listing shows the
+        pool changed."""
+        if reader is not None:
+            self._readers[pool_id.lower()] = (reader, age)
+        rid = arm_ids.parse(pool_id)
+        account, name = str(rid.parent).lower(), rid.names[-1].lower()
+        async with self._locks.setdefault(account, asyncio.Lock()):
+            choice = listing.choose(
+                self._listings.get(account), self.clock(), age, self._written.get(pool_id.lower())
+            )
+            if choice is listing.Read.GET:
+                return await self.resources.get(pool_id)
+            if choice is listing.Read.LIST:
+                await self._refresh(account)
+            return self._listings[account].pools.get(name)
+
+    async def _refresh(self, account: str) -> None:
+        started = self.clock()
+        pages = await self.resources.list_pools(account)
+        found = {str(p.get("name", "")).lower(): p for page in pages for p in page}
+        new = listing.Listing(started, found, max(1, len(pages)))
+        before = self._listings.get(account)
+        self._listings[account] = new
+        self._written = {k: v for k, v in self._written.items() if v >= started}
+        if self.on_changed is not None:
+            for name in sorted(listing.changed(before, new)):
+                reader = self._readers.get(f"{account}/pools/{name}")
+                if reader is not None and reader[1] > self.wake_slower_than:
+                    self.on_changed(reader[0])
+
+    def forget(self, pool_id: str) -> None:
+        """The BatchPool reading this pool is gone: wake nobody for it any more."""
+        self._readers.pop(pool_id.lower(), None)
+
+    def wrote(self, pool_id: str) -> None:
+        """A write to the pool completed (or failed): its next read must come after it."""
+        self._written[pool_id.lower()] = self.clock()

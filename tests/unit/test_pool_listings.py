@@ -1,0 +1,215 @@
+"""Batched pool reads: one account listing feeds every pool, pages, read-your-writes, drift wakes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from azbatch_operator.handlers.pool_listings import PoolListings
+from azbatch_operator.reconcile import listing
+from azbatch_operator.reconcile.listing import Listing, Read
+from azbatch_operator.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+ACCOUNT = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Batch/batchAccounts/a"
+OTHER = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Batch/batchAccounts/b"
+
+
+def pool_id(name: str, account: str = ACCOUNT) -> str:
+    return f"{account}/pools/{name}"
+
+
+class FakeResources:
+    """Pools by account, served in pages of ``page_size``; counts every request as ARM would."""
+
+    def __init__(self, page_size: int = 1000) -> None:
+        self.pools: dict[str, dict[str, dict[str, Any]]] = {}
+        self.page_size = page_size
+        self.list_pages = 0
+        self.gets: list[str] = []
+
+    def put(self, name: str, etag: str = "1", account: str = ACCOUNT) -> None:
+        self.pools.setdefault(account.lower(), {})[name] = {"name": name, "etag": etag, "properties": {}}
+
+    def drop(self, name: str, account: str = ACCOUNT) -> None:
+        self.pools[account.lower()].pop(name)
+
+    async def list_pools(self, account_id: str) -> list[list[dict[str, Any]]]:
+        found = list(self.pools.get(account_id.lower(), {}).values())
+        pages = [found[i : i + self.page_size] for i in range(0, len(found), self.page_size)] or [[]]
+        self.list_pages += len(pages)
+        return pages
+
+    async def get(self, resource_id: str) -> dict[str, Any] | None:
+        self.gets.append(resource_id)
+        account, _, name = resource_id.lower().rpartition("/pools/")
+        return self.pools.get(account, {}).get(name)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def listings(res: FakeResources, clock: Clock, woken: list[tuple[str, str]] | None = None) -> PoolListings:
+    callback = woken.append if woken is not None else None
+    return PoolListings(res, callback, clock, wake_slower_than=15)  # type: ignore[arg-type]
+
+
+async def test_one_listing_feeds_every_pool_of_the_account() -> None:
+    res, clock = FakeResources(), Clock()
+    for i in range(50):
+        res.put(f"p{i}")
+    pl = listings(res, clock)
+    found = [await pl.get(pool_id(f"p{i}"), 60) for i in range(50)]
+    assert [p["name"] for p in found if p] == [f"p{i}" for i in range(50)]
+    assert res.list_pages == 1
+    assert res.gets == []
+    assert await pl.get(pool_id("missing"), 60) is None  # not in the listing: does not exist
+    assert res.list_pages == 1
+    res.put("x", account=OTHER)
+    assert (await pl.get(pool_id("x", OTHER), 60) or {}).get("name") == "x"
+    assert res.list_pages == 2  # one listing per account
+
+
+async def test_a_listing_older_than_the_asked_age_is_fetched_again() -> None:
+    res, clock = FakeResources(), Clock()
+    res.put("p")
+    pl = listings(res, clock)
+    await pl.get(pool_id("p"), 60)
+    clock.now += 59
+    await pl.get(pool_id("p"), 60)
+    assert res.list_pages == 1
+    await pl.get(pool_id("p"), 15)  # a changing pool wants a younger one
+    assert res.list_pages == 2
+
+
+async def test_every_page_is_read_and_joined() -> None:
+    res, clock = FakeResources(page_size=3), Clock()
+    for i in range(7):
+        res.put(f"p{i}")
+    pl = listings(res, clock)
+    assert (await pl.get(pool_id("p6"), 60) or {}).get("name") == "p6"
+    assert res.list_pages == 3
+    for i in range(7):
+        assert await pl.get(pool_id(f"p{i}"), 60) is not None
+    assert res.list_pages == 3
+
+
+async def test_after_its_own_write_a_pool_reads_fresh_data() -> None:
+    res, clock = FakeResources(), Clock()
+    res.put("p", etag="1")
+    res.put("q", etag="1")
+    pl = listings(res, clock)
+    await pl.get(pool_id("p"), 60)
+    clock.now += 1
+    res.put("p", etag="2")
+    pl.wrote(pool_id("p"))
+    clock.now += 1
+    assert (await pl.get(pool_id("q"), 60) or {}).get("etag") == "1"  # others keep the listing
+    assert res.list_pages == 1
+    assert (await pl.get(pool_id("p"), 60) or {}).get("etag") == "2"  # one page: list again
+    assert res.list_pages == 2
+    assert res.gets == []
+    assert (await pl.get(pool_id("p"), 60) or {}).get("etag") == "2"
+    assert res.list_pages == 2  # the new listing started after the write
+
+
+async def test_after_a_write_on_a_many_page_account_the_pool_is_read_alone() -> None:
+    res, clock = FakeResources(page_size=2), Clock()
+    for name in "abcde":
+        res.put(name)
+    pl = listings(res, clock)
+    await pl.get(pool_id("a"), 60)
+    assert res.list_pages == 3
+    clock.now += 1
+    res.put("a", etag="2")
+    pl.wrote(pool_id("a"))
+    clock.now += 1
+    assert (await pl.get(pool_id("a"), 60) or {}).get("etag") == "2"
+    assert res.gets == [pool_id("a")]
+    assert res.list_pages == 3
+
+
+async def test_a_new_listing_wakes_the_pools_it_shows_changed() -> None:
+    res, clock = FakeResources(), Clock()
+    for name in "abc":
+        res.put(name)
+    woken: list[tuple[str, str]] = []
+    pl = listings(res, clock, woken)
+    for name in "abc":
+        await pl.get(pool_id(name), 60, ("ns", name))
+    assert woken == []
+    res.put("b", etag="2")  # resized out of band
+    res.drop("c")  # deleted in Azure
+    clock.now += 61
+    await pl.get(pool_id("a"), 60, ("ns", "a"))
+    assert woken == [("ns", "b"), ("ns", "c")]
+    pl.forget(pool_id("b"))
+    res.put("b", etag="3")
+    clock.now += 61
+    await pl.get(pool_id("a"), 60, ("ns", "a"))
+    assert woken == [("ns", "b"), ("ns", "c")]
+
+
+async def test_a_changing_pool_is_not_woken_by_listings_it_polls_fast_anyway() -> None:
+    res, clock = FakeResources(), Clock()
+    res.put("steady")
+    res.put("resizing")
+    woken: list[tuple[str, str]] = []
+    pl = listings(res, clock, woken)
+    await pl.get(pool_id("steady"), 120, ("ns", "steady"))
+    await pl.get(pool_id("resizing"), 15, ("ns", "resizing"))  # on the fast poll
+    res.put("steady", etag="2")
+    res.put("resizing", etag="2")
+    clock.now += 16
+    await pl.get(pool_id("resizing"), 15, ("ns", "resizing"))
+    assert woken == [("ns", "steady")]
+
+
+def test_max_age_fast_while_changing_listing_age_when_steady() -> None:
+    s = Settings(poll_fast_seconds=15, poll_slow_seconds=600)
+    assert listing.max_age(15, s) == 15
+    assert listing.max_age(599.9, s) == 15
+    assert listing.max_age(None, s) == 120  # 0 = eight fast polls
+    assert listing.max_age(600, s) == 120
+    assert listing.max_age(None, Settings(poll_fast_seconds=15, poll_slow_seconds=60)) == 60
+    assert listing.max_age(None, Settings(pool_list_max_age_seconds=90)) == 90
+
+
+@given(
+    started=st.floats(0, 1000),
+    elapsed=st.floats(0, 1000),
+    age=st.floats(0.1, 1000),
+    written=st.one_of(st.none(), st.floats(0, 2000)),
+    pages=st.integers(1, 5),
+)
+def test_choose_never_serves_stale_or_pre_write_data(
+    started: float, elapsed: float, age: float, written: float | None, pages: int
+) -> None:
+    current = Listing(started, {}, pages)
+    now = started + elapsed
+    choice = listing.choose(current, now, age, written)
+    if choice is Read.USE:
+        assert now - started < age
+        assert written is None or written < started
+    if now - started >= age:
+        assert choice is Read.LIST
+    if choice is Read.GET:
+        assert pages > 1
+    assert listing.choose(None, now, age, written) is Read.LIST
+
+
+def test_changed_compares_bodies_and_membership() -> None:
+    a = Listing(0, {"p": {"etag": "1"}, "q": {"etag": "1"}, "s": {"etag": "1", "n": 1}})
+    b = Listing(1, {"p": {"etag": "1"}, "q": {"etag": "2"}, "r": {"etag": "1"}, "s": {"etag": "1", "n": 2}})
+    assert listing.changed(a, b) == {"q", "r", "s"}  # s: nodes came without a new ETag
+    assert listing.changed(b, Listing(2, {})) == {"p", "q", "r", "s"}
+    assert listing.changed(None, b) == set()
