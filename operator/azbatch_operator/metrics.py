@@ -65,6 +65,8 @@ LEADER = Gauge(
 #: The condition types exported per object, and the reason each series was last set with.
 CONDITION_TYPES = ("Ready", "Reconciling", "Stalled")
 _condition_reasons: dict[tuple[str, str, str, str], str] = {}
+#: The node-state values last set per pool (namespace, name).
+_node_states: dict[tuple[str, str], tuple[tuple[str, str, float], ...]] = {}
 
 
 def operation_of(method: str, path: str) -> str:
@@ -104,9 +106,17 @@ def observe_data_plane_response(response: Any) -> None:
 
 
 def set_node_states(namespace: str, name: str, counts: dict[str, Any]) -> None:
-    for kind in ("dedicated", "lowPriority"):
-        for state, value in (counts.get(kind) or {}).items():
-            POOL_NODE_STATES.labels(namespace, name, kind, state).set(float(value))
+    """Set the pool's node-state series; unchanged counts (most passes) touch no series."""
+    flat = tuple(
+        (kind, state, float(value))
+        for kind in ("dedicated", "lowPriority")
+        for state, value in (counts.get(kind) or {}).items()
+    )
+    if _node_states.get((namespace, name)) == flat:
+        return
+    _node_states[(namespace, name)] = flat
+    for kind, state, value in flat:
+        POOL_NODE_STATES.labels(namespace, name, kind, state).set(value)
 
 
 def observe_no_response(operation: str) -> None:
@@ -160,6 +170,7 @@ def forget_pool(namespace: str, name: str) -> None:
                 POOL_NODES.remove(namespace, name, kind, state)
     with contextlib.suppress(KeyError):
         POOL_RESIZE_ATTEMPTS.remove(namespace, name)
+    _node_states.pop((namespace, name), None)
     for labels in list(POOL_NODE_STATES._metrics):
         if labels[:2] == (namespace, name):
             with contextlib.suppress(KeyError):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.handlers.pool_listings import PoolListings
-from azbatch_operator.reconcile import listing
+from azbatch_operator.reconcile import errors, listing
 from azbatch_operator.reconcile.listing import Listing, Read
 from azbatch_operator.settings import Settings
 
@@ -213,3 +215,63 @@ def test_changed_compares_bodies_and_membership() -> None:
     assert listing.changed(a, b) == {"q", "r", "s"}  # s: nodes came without a new ETag
     assert listing.changed(b, Listing(2, {})) == {"p", "q", "r", "s"}
     assert listing.changed(None, b) == set()
+
+
+# --------------------------------------------------------------------------- drift timer, virtual time
+class FailingResources(FakeResources):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+
+    async def list_pools(self, account_id: str) -> list[list[dict[str, Any]]]:
+        self.attempts += 1
+        raise AzureCallError("Pool_ListByBatchAccount", errors.classify(503, "ServerBusy", "busy"))
+
+
+@pytest.mark.looptime
+async def test_the_timer_lists_steady_accounts_once_per_interval_and_wakes_drifted_pools() -> None:
+    res, woken = FakeResources(), []
+    for name in ("steady", "quiet"):
+        res.put(name)
+    res.put("busy", account=OTHER)
+    pl = PoolListings(res, woken.append, asyncio.get_running_loop().time, wake_slower_than=15)  # type: ignore[arg-type]
+    await pl.get(pool_id("steady"), 120, ("ns", "steady"))
+    await pl.get(pool_id("quiet"), 120, ("ns", "quiet"))
+    await pl.get(pool_id("busy", OTHER), 15, ("ns", "busy"))  # changing: reads on its own fast poll
+    leading = [True]
+    timer = asyncio.create_task(pl.keep_fresh(120, lambda: leading[0]))
+    try:
+        res.put("steady", etag="2")  # resized out of band
+        await asyncio.sleep(121)
+        assert woken == [("ns", "steady")], "the drifted pool is woken, the unchanged one is not"
+        before = res.list_pages
+        await asyncio.sleep(1200)
+        # One listing of the steady account per interval; the other account is never listed here.
+        assert res.list_pages - before == 10
+        leading[0] = False  # a replica that lost its Lease reads nothing
+        before = res.list_pages
+        await asyncio.sleep(600)
+        assert res.list_pages == before
+    finally:
+        timer.cancel()
+
+
+@pytest.mark.looptime
+async def test_a_failing_listing_is_tried_again_an_interval_later_not_in_a_loop() -> None:
+    res = FailingResources()
+    pl = PoolListings(res, None, asyncio.get_running_loop().time, wake_slower_than=15)  # type: ignore[arg-type]
+    pl._readers[pool_id("p").lower()] = (("ns", "p"), 120.0)
+    timer = asyncio.create_task(pl.keep_fresh(120, lambda: True))
+    try:
+        await asyncio.sleep(601)
+        assert res.attempts == 6  # at 0, 120, ..., 600
+    finally:
+        timer.cancel()
+
+
+def test_due_and_next_due() -> None:
+    last = {"a": 100.0, "b": 50.0}
+    assert listing.due(last, ["a", "b", "c"], 170.0, 120.0) == ["b", "c"]
+    assert listing.next_due(last, ["a"], 170.0, 120.0) == pytest.approx(50.0)
+    assert listing.next_due(last, ["a", "c"], 170.0, 120.0) == 0.0
+    assert listing.next_due(last, [], 170.0, 120.0) == 120.0

@@ -8,6 +8,7 @@ strategy, when the spec changes and which failure the new pool meets.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -440,9 +441,11 @@ def test_the_old_image_stays_in_use_during_a_rollout() -> None:
     from azbatch_operator.handlers import indexes
 
     spec = {"image": {"id": version("2")}}
-    during = indexes.pools_by_image_id(
-        namespace="ns", name="p", spec=spec, status={"rollout": {"fromImage": version("1")}}
+    during = asyncio.run(
+        indexes.pools_by_image_id(
+            namespace="ns", name="p", spec=spec, status={"rollout": {"fromImage": version("1")}}
+        )
     )
     assert set(during) == {version("1").lower(), version("2").lower()}
-    after = indexes.pools_by_image_id(namespace="ns", name="p", spec={"image": {}}, status={})
+    after = asyncio.run(indexes.pools_by_image_id(namespace="ns", name="p", spec={"image": {}}, status={}))
     assert after == {}, "an empty mapping (not None) makes kopf drop the old entries"

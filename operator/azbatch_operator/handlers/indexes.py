@@ -1,7 +1,8 @@
 """In-memory cross-object lookups kept current by kopf's watches (no API call to read them).
 
 What each entry holds and how pools use it is decided in ``reconcile/image_refs.py``; this module
-only registers the indexes.
+only registers the indexes.  They are coroutines: kopf runs a plain function in a worker thread,
+a thread hop on every watch event of every object.
 
 - which BatchPools reference a ManagedImage (finalizer: the image waits for them; `status.usedBy`);
 - each BatchPool's claim on an image (seed S7: node limits summed across pools of one image);
@@ -27,14 +28,14 @@ from azbatch_operator.reconcile.image_refs import image_ref_key as image_ref_key
 
 
 @kopf.index(GROUP, VERSION, "managedimages")
-def managed_images(
+async def managed_images(
     *, namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> Any:
     return {(namespace, name): summarize_image(meta, spec, status)}
 
 
 @kopf.index(GROUP, VERSION, "batchpools")
-def pools_by_image(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> Any:
+async def pools_by_image(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> Any:
     """(namespace, ManagedImage name) -> "namespace/pool" for pools that reference it."""
     ref = (spec.get("image") or {}).get("managedImageRef") or {}
     if not ref.get("name"):
@@ -43,7 +44,7 @@ def pools_by_image(*, namespace: str | None, name: str, spec: kopf.Spec, **_: An
 
 
 @kopf.index(GROUP, VERSION, "batchpools")
-def pool_claims(
+async def pool_claims(
     *, namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> Any:
     claim = claim_of(namespace, name, meta, spec, status)
@@ -51,7 +52,7 @@ def pool_claims(
 
 
 @kopf.index(GROUP, VERSION, "batchpools")
-def pools_by_image_id(
+async def pools_by_image_id(
     *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> Any:
     """Lower-cased ``spec.image.id`` -> "namespace/pool": a pool naming a ManagedImage's image or

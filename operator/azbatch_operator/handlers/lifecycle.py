@@ -30,7 +30,10 @@ async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
     """
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
     settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
-    settings.posting.level = logging.INFO
+    # Events are for what a user acts on: the operator posts its own on every headline change
+    # (Creating, Ready, Stalled, ...); kopf's per-handler INFO lines ("Handler ... succeeded") would
+    # double the apiserver writes of every reconcile, so only its warnings and errors are posted.
+    settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10]
     # The SDKs log every HTTP request at INFO (headers included): far too much for an operator.
@@ -40,6 +43,7 @@ async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
     metrics.serve(rt.settings.metrics_port)
     metrics.track_leadership(rt.leading.is_set)
     rt.start_election()
+    rt.start_drift_listings()
     logger.info(
         "azbatch-operator configured: ARM %s, cloud %s, default subscription %s",
         rt.azure.cloud.resource_manager,

@@ -4,19 +4,23 @@ Every pool's reconcile asks :class:`PoolListings` for its pool; concurrent asks 
 ``Pool_ListByBatchAccount`` (all pages), and ``reconcile/listing.py`` decides when a listing is
 young enough, when a pool needs a fresh read after its own write, and when a single GET is
 cheaper.  A new listing also wakes the pools it shows changed (an out-of-band resize, a pool
-deleted in Azure), so a steady pool corrects drift without polling Azure itself.
+deleted in Azure), so a steady pool corrects drift without polling Azure itself; ``keep_fresh``
+lists the accounts steady pools read from once per listing age (``reconcile/listing.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
+from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.resources import Resources
 from azbatch_operator.reconcile import arm_ids, listing
 
 Json = listing.Json
+logger = logging.getLogger(__name__)
 
 
 class PoolListings:
@@ -40,6 +44,8 @@ class PoolListings:
         self._listings: dict[str, listing.Listing] = {}
         self._written: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: When the drift timer last tried to list each account.
+        self._tried: dict[str, float] = {}
 
     async def get(self, pool_id: str, age: float, reader: tuple[str, str] | None = None) -> Json | None:
         """The pool as ARM shows it (None: it does not exist), from a listing at most ``age`` old.
@@ -72,6 +78,42 @@ class PoolListings:
                 reader = self._readers.get(f"{account}/pools/{name}")
                 if reader is not None and reader[1] > self.wake_slower_than:
                     self.on_changed(reader[0])
+
+    def steady_accounts(self) -> list[str]:
+        """Accounts with a pool whose reader accepts listings older than the fast poll."""
+        return sorted(
+            {
+                str(arm_ids.parse(pid).parent).lower()
+                for pid, (_, age) in self._readers.items()
+                if age > self.wake_slower_than
+            }
+        )
+
+    def _last_listed(self) -> dict[str, float]:
+        """When each account was last listed, or last tried by the timer (a failure waits too)."""
+        last = {a: lst.started for a, lst in self._listings.items()}
+        for account, tried in self._tried.items():
+            last[account] = max(last.get(account, tried), tried)
+        return last
+
+    async def keep_fresh(self, interval: float, may_read: Callable[[], bool]) -> None:
+        """Run until cancelled: list each account steady pools read from once its newest listing is
+        ``interval`` old; the listing wakes the pools it shows changed.  A failed listing is tried
+        again an interval later (the pools' own reads go on meanwhile)."""
+        while True:
+            wait = listing.next_due(self._last_listed(), self.steady_accounts(), self.clock(), interval)
+            await asyncio.sleep(max(0.05, wait))
+            if not may_read():
+                continue
+            for account in listing.due(self._last_listed(), self.steady_accounts(), self.clock(), interval):
+                async with self._locks.setdefault(account, asyncio.Lock()):
+                    if not listing.due(self._last_listed(), [account], self.clock(), interval):
+                        continue  # a pool's read listed it while this waited for the lock
+                    self._tried[account] = self.clock()
+                    try:
+                        await self._refresh(account)
+                    except AzureCallError as exc:
+                        logger.warning("listing the pools of %s failed: %s", account, exc)
 
     def forget(self, pool_id: str) -> None:
         """The BatchPool reading this pool is gone: wake nobody for it any more."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -56,12 +57,19 @@ class Runtime:
     pools: PoolListings | None = None
     #: Node counts per Batch account from the data plane; None when AZBATCH_DATA_PLANE is off.
     node_counts: NodeCountsBatcher | None = None
+    drift_listings: asyncio.Task[None] | None = None
 
     def pool_listings(self) -> PoolListings:
         """The shared pool reads (built on first use where a test made the runtime by hand)."""
         if self.pools is None:
             self.pools = PoolListings(self.resources)
         return self.pools
+
+    def start_drift_listings(self) -> None:
+        """List the accounts of steady pools once per listing age (drift; handlers/pool_listings.py)."""
+        if self.drift_listings is None:
+            work = self.pool_listings().keep_fresh(self.settings.pool_list_age, self.may_act)
+            self.drift_listings = asyncio.get_running_loop().create_task(work, name="drift listings")
 
     def start_election(self) -> None:
         if self.elector is None:
@@ -77,6 +85,10 @@ class Runtime:
         return self.elector is None or self.elector.healthy()
 
     async def close(self) -> None:
+        if self.drift_listings is not None:
+            self.drift_listings.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.drift_listings
         if self.elector is not None:
             await self.elector.stop()  # stops acting first, then hands the Lease over
         await self.kube.close()

@@ -51,15 +51,19 @@ def counted(claims: Iterable[Claim], max_dedicated: int, max_low_priority: int) 
     """What each pool counts for after the pass (see the module docstring)."""
     ordered = order(claims)
     counts = {c.pool: c.held or (0, 0) for c in ordered}
+    # Running sums: every pool of a fleet on one image computes this on each pass.
+    total_ded = sum(d for d, _ in counts.values())
+    total_low = sum(lp for _, lp in counts.values())
     for claim in ordered:
         held = counts[claim.pool]
         if claim.wanted[0] <= held[0] and claim.wanted[1] <= held[1]:
             continue  # not growing: nothing to admit
         want = (max(claim.wanted[0], held[0]), max(claim.wanted[1], held[1]))
-        ded = sum(d for d, _ in counts.values()) - held[0] + want[0]
-        low = sum(lp for _, lp in counts.values()) - held[1] + want[1]
+        ded = total_ded - held[0] + want[0]
+        low = total_low - held[1] + want[1]
         if ded <= max_dedicated and low <= max_low_priority:
             counts[claim.pool] = want
+            total_ded, total_low = ded, low
     return counts
 
 

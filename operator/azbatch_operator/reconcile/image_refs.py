@@ -201,9 +201,12 @@ def image_limit_verdict(
             if summary.consumable_id:
                 by_ref[f"{MANAGED_IMAGE_KEY_PREFIX}{ns}/{name}"] = summary.consumable_id
     others = []
+    keys: dict[str, str] = {}  # pools of a fleet share a few image references: resolve each once
     for claim in claims:
-        resolved = by_ref.get(claim.image_ref_key, claim.image_ref_key)
-        key = image_limits.image_key(resolved, sources)
+        key = keys.get(claim.image_ref_key)
+        if key is None:
+            resolved = by_ref.get(claim.image_ref_key, claim.image_ref_key)
+            key = keys[claim.image_ref_key] = image_limits.image_key(resolved, sources)
         others.append(
             admission.Claim(claim.pool, key, (claim.dedicated, claim.low_priority), claim.held, claim.created)
         )

@@ -8,12 +8,17 @@ flight) asks for one no older than the fast poll; a steady pool accepts one up t
 pool this operator wrote to is never served a listing that started before the write completed;
 it gets a fresh listing, or its own GET when the listing has more than one page (one read instead
 of many).
+
+Drift: an account that steady pools read from is listed again once its newest listing is
+``AZBATCH_POOL_LIST_MAX_AGE_SECONDS`` old, by a timer rather than by whichever pool wakes next, so
+an out-of-band change (a resize in the portal, a pool deleted) is seen within that interval
+whatever the account's pool count, for one read per account per interval.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +58,18 @@ def choose(listing: Listing | None, now: float, age: float, written_at: float | 
     if listing is not None and fresh and listing.pages > 1:
         return Read.GET  # only this pool needs newer data than the listing has
     return Read.LIST
+
+
+def due(last: Mapping[str, float], accounts: Iterable[str], now: float, interval: float) -> list[str]:
+    """The ``accounts`` last listed (or tried) ``interval`` ago or never; ``last`` holds when."""
+    return sorted(a for a in set(accounts) if a not in last or now - last[a] >= interval)
+
+
+def next_due(last: Mapping[str, float], accounts: Iterable[str], now: float, interval: float) -> float:
+    """Seconds until the first of ``accounts`` is due (0 when one is due now, ``interval`` when
+    there is none: a steady pool may register in the meantime)."""
+    waits = [max(0.0, interval - (now - last[a])) if a in last else 0.0 for a in set(accounts)]
+    return min(waits, default=interval)
 
 
 def changed(before: Listing | None, after: Listing) -> set[str]:
