@@ -21,6 +21,20 @@ from azbatch_operator.handlers import runtime
 logger = logging.getLogger(__name__)
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf keeps a copy of each object's spec (its "diff base") to detect creations and updates
+    for on.create / on.update handlers.  The operator has none (its loops plan from the live spec;
+    only deletion, which kopf sees from deletionTimestamp, has a handler), so every object is
+    taken as already seen and nothing is stored: one status write less per new object and per
+    spec change, and no copy of the spec in status."""
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return self.build(body=body)
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 @kopf.on.startup()
 async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
     """Keep kopf's bookkeeping out of the parts of objects a GitOps tool owns.
@@ -29,7 +43,7 @@ async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
     Argo CD and Flux compare, so a diff would show drift. Status is ours.
     """
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
+    settings.persistence.diffbase_storage = NoDiffBase()
     # Events are for what a user acts on: the operator posts its own on every headline change
     # (Creating, Ready, Stalled, ...); kopf's per-handler INFO lines ("Handler ... succeeded") would
     # double the apiserver writes of every reconcile, so only its warnings and errors are posted.
