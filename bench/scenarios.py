@@ -78,6 +78,7 @@ def convergence(stack: Stack, pools: int, repeats: int, label: str = "") -> dict
     return {
         "pools": pools,
         "seconds": spread([run["seconds"] for run in runs]),
+        "applySeconds": spread([run["applySeconds"] for run in runs]),
         "operatorPeakRssMiB": spread([run["operatorPeakRssMiB"] for run in runs]),
         "operatorCpuSeconds": spread([run["operatorCpuSeconds"] for run in runs]),
         "requestsPerPool": spread([run["requestsPerPool"] for run in runs]),
