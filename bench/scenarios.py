@@ -9,12 +9,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
-from datetime import datetime
 from typing import Any
 
 from bench import procstat
-from bench.stack import GALLERY_VERSION, POOL_TYPE, TIME_SCALE, Stack, apply_all, pool_manifest
+from bench.stack import GALLERY_VERSION, Stack, apply_all, pool_manifest
 
 #: ARM's per-subscription read budget (token bucket 250, refill 25/s).
 ARM_READS_PER_HOUR = 25 * 3600
@@ -133,120 +131,6 @@ def direct(stack: Stack, pools: int, repeats: int) -> dict[str, Any]:
         "cpuSeconds": spread([run["cpuSeconds"] for run in runs]),
         "requestsPerPool": spread([run["requestsPerPool"] for run in runs]),
         "runs": runs,
-    }
-
-
-def steady_cost(stack: Stack, pools: int, slow_seconds: float, window: float) -> dict[str, Any]:
-    """ARM reads per pool per hour while Steady, measured with a short slow interval and scaled."""
-    ns = stack.namespace(f"steady-{pools}")
-    account = stack.new_account("steady", pools)
-    # Node counts are reused for 60 s of 600: keep that ratio so the data-plane rate scales too.
-    max_age = 60.0 * slow_seconds / 600.0
-    op = stack.operator(
-        ns,
-        stack.workdir / f"operator-{ns}.log",
-        AZBATCH_POLL_SLOW_SECONDS=str(slow_seconds),
-        AZBATCH_NODE_COUNTS_MAX_AGE_SECONDS=str(max_age),
-    )
-    try:
-        apply_all(
-            stack, [pool_manifest(ns, f"p{i:04d}", account) for i in range(pools)], stack.workdir / "s.yaml"
-        )
-        stack.wait_all_ready(ns, pools, timeout=600)
-        time.sleep(slow_seconds * 1.2)  # every pool has done its first slow resync
-        stack.admin.reset_requests()
-        time.sleep(window)
-        reqs = _requests(stack)
-    finally:
-        op.stop()
-    # The Batch data plane (operations "Batch.*", all GETs when steady) is not ARM's budget.
-    data_plane = sum(int(n) for op, n in reqs["byOperation"].items() if str(op).startswith("Batch."))
-    reads = int(reqs["byMethod"].get("GET", 0)) - data_plane
-    writes = reqs["total"] - reads - data_plane
-    per_pool_hour_measured = reads / pools / window * 3600
-    scale = slow_seconds / 600.0
-    per_pool_hour_default = per_pool_hour_measured * scale
-    return {
-        "pools": pools,
-        "slowSecondsMeasured": slow_seconds,
-        "windowSeconds": window,
-        "reads": reads,
-        "writes": writes,
-        "readsPerPoolPerHourMeasured": per_pool_hour_measured,
-        "readsPerPoolPerHourAtDefault600s": per_pool_hour_default,
-        "steadyPoolsPerSubscription": int(ARM_READS_PER_HOUR / per_pool_hour_default),
-        "dataPlaneCalls": data_plane,
-        "dataPlaneCallsPerAccountPerHourAtDefault600s": data_plane / window * 3600 * scale,
-        "requests": reqs,
-    }
-
-
-def _ts(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")[:26] + "+00:00").timestamp()
-
-
-def large_pool(stack: Stack, nodes: int, timeout: str = "PT5M", backoff: int = 1) -> dict[str, Any]:
-    """One pool larger than batch.maxNodesPerResize: how long each "resize again" takes to be asked."""
-    ns = stack.namespace(f"large-{nodes}")
-    account = stack.new_account("large", 1)
-    pool_id = f"{account}/pools/big"
-    op = stack.operator(ns, stack.workdir / f"operator-{ns}.log")
-    steadies: dict[str, int] = {}  # allocationStateTransitionTime -> nodes, when Steady below target
-    try:
-        stack.admin.reset_requests()
-        start = time.monotonic()
-        manifest = pool_manifest(
-            ns,
-            "big",
-            account,
-            dedicated=nodes,
-            timeout=timeout,
-            resizeRetry={"maxAttempts": 0, "backoffSeconds": backoff},
-        )
-        apply_all(stack, [manifest], stack.workdir / "large.yaml")
-        while time.monotonic() - start < 900:
-            found = [p for p in stack.admin.resources(POOL_TYPE) if p["id"].lower() == pool_id.lower()]
-            props = found[0]["properties"] if found else {}
-            current = int(props.get("currentDedicatedNodes") or 0)
-            if props.get("allocationState") == "Steady":
-                if current < nodes:
-                    steadies[str(props.get("allocationStateTransitionTime"))] = current
-                else:
-                    stack.wait_all_ready(ns, 1, timeout=60)
-                    break
-            time.sleep(0.2)
-        seconds = time.monotonic() - start
-        recent = stack.admin.requests()
-    finally:
-        op.stop()
-    pool_path = pool_id.lower()
-    patches = sorted(
-        _ts(e["time"])
-        for e in recent["recent"]
-        if e["operation"] == "Pool_Update" and e["path"].lower() == pool_path and e["status"] == 200
-    )
-    gaps: list[dict[str, Any]] = []
-    sims: list[float] = []
-    for text, got in sorted(steadies.items()):
-        went_steady = _ts(text)
-        after = [p for p in patches if p >= went_steady]
-        if after:
-            sims.append(after[0] - went_steady)
-            gaps.append({"steadyAt": text, "nodes": got, "simulatedGapSeconds": sims[-1]})
-    total = recent["total"]
-    return {
-        "nodes": nodes,
-        "resizeTimeout": timeout,
-        "backoffSeconds": backoff,
-        "timeScale": TIME_SCALE,
-        "secondsToReady": seconds,
-        "simulatedSecondsToReady": seconds * TIME_SCALE,
-        "resizes": len(patches) + 1,
-        "gaps": gaps,
-        "simulatedGapSeconds": spread(sims) if sims else None,
-        "requestsTotal": total,
-        "requestsPerResizeAttempt": total / (len(patches) + 1),
-        "requestsByOperation": dict(Counter(recent["byOperation"])),
     }
 
 
