@@ -126,3 +126,78 @@ def test_claims_on_other_images_do_not_count() -> None:
     other = Claim("ns/x", "/other", (100, 0), (100, 0))
     me = claim("ns/me", 100)
     assert admission.admit(me, [other, me], MAX_D, MAX_L).fits
+
+
+def reference_counts(claims: list[Claim], max_d: int, max_l: int) -> dict[str, tuple[int, int]]:
+    """The module docstring's pass, written the plain way: after each admission the sums are taken
+    again over every pool."""
+    ordered = sorted(claims, key=lambda c: (c.created, c.pool))
+    counts = {c.pool: c.held or (0, 0) for c in ordered}
+    for c in ordered:
+        held = counts[c.pool]
+        if c.wanted[0] <= held[0] and c.wanted[1] <= held[1]:
+            continue
+        trial = {**counts, c.pool: (max(c.wanted[0], held[0]), max(c.wanted[1], held[1]))}
+        if sum(d for d, _ in trial.values()) <= max_d and sum(lp for _, lp in trial.values()) <= max_l:
+            counts = trial
+    return counts
+
+
+both_kinds = st.lists(
+    st.tuples(
+        st.tuples(st.integers(0, 80), st.integers(0, 40)),
+        st.one_of(st.none(), st.tuples(st.integers(0, 60), st.integers(0, 30))),
+        st.integers(0, 5),
+    ),
+    min_size=1,
+    max_size=8,
+).map(
+    lambda rows: [Claim(f"ns/p{i}", KEY, w, h, f"2026-01-01T00:00:0{t}Z") for i, (w, h, t) in enumerate(rows)]
+)
+
+
+@given(both_kinds)
+def test_the_pass_matches_the_plain_model_for_dedicated_and_low_priority_nodes(claims: list[Claim]) -> None:
+    expected = reference_counts(claims, MAX_D, MAX_L)
+    assert admission.counted(claims, MAX_D, MAX_L) == expected
+    for c in claims:
+        verdict = admission.admit(c, claims, MAX_D, MAX_L)
+        mine = expected[c.pool]
+        assert verdict.fits is (mine[0] >= c.wanted[0] and mine[1] >= c.wanted[1])
+        at_wanted = {**expected, c.pool: (max(c.wanted[0], mine[0]), max(c.wanted[1], mine[1]))}
+        assert verdict.dedicated_sum == sum(d for d, _ in at_wanted.values())
+        assert verdict.low_priority_sum == sum(lp for _, lp in at_wanted.values())
+        if not verdict.fits:
+            over_d = verdict.dedicated_sum > MAX_D
+            over_l = verdict.low_priority_sum > MAX_L
+            assert ("dedicated nodes exceed" in verdict.message) is over_d, verdict.message
+            assert ("low-priority nodes exceed" in verdict.message) is over_l, verdict.message
+
+
+def test_the_message_names_the_largest_pools_first_and_clips_long_names() -> None:
+    long_name = "ns/" + "p" * 120
+    claims = [
+        Claim("ns/small", KEY, (1, 1), (1, 1)),
+        Claim(long_name, KEY, (5, 5), (5, 5)),
+        Claim("ns/mid", KEY, (3, 0), (3, 0)),
+    ]
+    verdict = admission.admit(claims[0], claims, MAX_D, MAX_L)
+    text = verdict.message
+    clipped = long_name[:79] + "…"
+    assert clipped + " (5 dedicated, 5 low-priority)" in text
+    assert long_name not in text
+    assert (
+        text.index(clipped) < text.index("ns/mid (3 dedicated") < text.index("ns/small (1 dedicated, 1 low")
+    )
+    assert "9/100 dedicated and 6/50 low-priority" in text
+
+
+def test_growth_to_exactly_the_limit_is_admitted_and_an_80_character_name_is_kept_whole() -> None:
+    name = "ns/" + "q" * 77
+    assert len(name) == 80
+    held = Claim("ns/held", KEY, (60, 30), (60, 30))
+    grows = Claim(name, KEY, (MAX_D - 60, MAX_L - 30), None, "2026-02-01T00:00:00Z")
+    verdict = admission.admit(grows, [held, grows], MAX_D, MAX_L)
+    assert verdict.fits
+    assert (verdict.dedicated_sum, verdict.low_priority_sum) == (MAX_D, MAX_L)
+    assert f"{name} (40 dedicated, 20 low-priority)" in verdict.message

@@ -199,6 +199,7 @@ def test_choose_never_serves_stale_or_pre_write_data(
     current = Listing(started, {}, pages)
     now = started + elapsed
     choice = listing.choose(current, now, age, written)
+    assert isinstance(choice, Read)
     if choice is Read.USE:
         assert now - started < age
         assert written is None or written < started
@@ -275,3 +276,10 @@ def test_due_and_next_due() -> None:
     assert listing.next_due(last, ["a"], 170.0, 120.0) == pytest.approx(50.0)
     assert listing.next_due(last, ["a", "c"], 170.0, 120.0) == 0.0
     assert listing.next_due(last, [], 170.0, 120.0) == 120.0
+
+
+def test_a_pool_written_after_a_fresh_listing_reads_alone_only_when_the_listing_has_pages() -> None:
+    # One page: listing again costs what the GET would, and refreshes every pool of the account.
+    assert listing.choose(Listing(10.0, {}), 12.0, 60.0, 11.0) is Read.LIST
+    assert listing.choose(Listing(10.0, {}, 2), 12.0, 60.0, 11.0) is Read.GET
+    assert listing.choose(Listing(10.0, {}, 2), 12.0, 60.0, 9.0) is Read.USE
