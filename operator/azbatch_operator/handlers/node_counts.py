@@ -16,18 +16,20 @@ import asyncio
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azbatch_operator import metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.api.durations import parse_duration
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.dataplane import DataPlane
-from azbatch_operator.handlers import runtime
 from azbatch_operator.reconcile import arm_ids, lro, names, node_health
 from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import AdoptPool, CreatePool, DeletePool, Plan, RemoveNodes, ResizePool
 from azbatch_operator.reconcile.resize import PoolObservation
+
+if TYPE_CHECKING:
+    from azbatch_operator.handlers.runtime import Runtime
 
 Json = dict[str, Any]
 #: Same key and lifetime as the BatchPool handler's account read, so both share one GET.
@@ -76,8 +78,7 @@ class NodeCountsBatcher:
         self._snapshots.pop(endpoint.lower(), None)
 
 
-async def account_endpoint(account_id: str) -> str | None:
-    rt = runtime.get()
+async def account_endpoint(rt: Runtime, account_id: str) -> str | None:
     found = await rt.lookups.get(
         f"account:{account_id}", ACCOUNT_CACHE_SECONDS, lambda: rt.resources.get(account_id)
     )
@@ -86,6 +87,7 @@ async def account_endpoint(account_id: str) -> str | None:
 
 
 async def review(
+    rt: Runtime,
     plan: Plan,
     meta: names.ObjectMeta,
     spec: BatchPoolSpec,
@@ -94,7 +96,6 @@ async def review(
     now: datetime,
 ) -> Plan:
     """Add status.nodeCounts and the node-health verdict to the plan of an existing pool."""
-    rt = runtime.get()
     batcher = rt.node_counts
     pool_id = plan.status.get("poolId")
     if (
@@ -105,7 +106,7 @@ async def review(
         or lro.state_of(pool) is lro.State.DELETING
     ):
         return plan
-    endpoint = await account_endpoint(spec.account_id)
+    endpoint = await account_endpoint(rt, spec.account_id)
     if endpoint is None:
         return plan
     obs = PoolObservation.from_arm(pool)
@@ -153,15 +154,14 @@ async def review(
     return replace(planned, status={**planned.status, **extra})
 
 
-async def perform(plan: Plan) -> bool:
+async def perform(rt: Runtime, plan: Plan) -> bool:
     """Send a data-plane action; False when the caller should use the management plane instead."""
-    rt = runtime.get()
     batcher = rt.node_counts
     match plan.action:
         case RemoveNodes(resource_id=rid, node_ids=ids, node_deallocation_option=dealloc):
             if batcher is None or not ids:
                 return True
-            endpoint = await account_endpoint(str(arm_ids.parse(rid).parent))
+            endpoint = await account_endpoint(rt, str(arm_ids.parse(rid).parent))
             if endpoint is None:
                 return True
             await batcher.data_plane.remove_nodes(endpoint, arm_ids.parse(rid).names[-1], ids, dealloc)
@@ -169,7 +169,7 @@ async def perform(plan: Plan) -> bool:
             return True
         case ResizePool(retry=True) as action if batcher is not None:
             pool_rid = arm_ids.parse(action.resource_id)
-            endpoint = await account_endpoint(str(pool_rid.parent))
+            endpoint = await account_endpoint(rt, str(pool_rid.parent))
             if endpoint is None or (await batcher.get(endpoint)).forbidden is not None:
                 return False
             try:

@@ -16,7 +16,8 @@ import kopf
 
 from azbatch_operator import metrics
 from azbatch_operator.azure.calls import AzureCallError
-from azbatch_operator.handlers import guard, runtime
+from azbatch_operator.handlers import guard
+from azbatch_operator.handlers.runtime import Runtime
 from azbatch_operator.kube import StatusRejected
 from azbatch_operator.reconcile import conditions, errors, polling
 from azbatch_operator.reconcile.conditions import Condition
@@ -46,6 +47,7 @@ def _headline(conds: list[Condition]) -> tuple[str, str, str] | None:
 
 
 async def publish(
+    rt: Runtime,
     plural: str,
     body: kopf.Body,
     new_conditions: tuple[Condition, ...] | list[Condition],
@@ -60,9 +62,9 @@ async def publish(
     meta = body["metadata"]
     if _changed(old_status, new_status):
         try:
-            await runtime.get().status.patch_status(plural, meta["namespace"], meta["name"], new_status)
+            await rt.status.patch_status(plural, meta["namespace"], meta["name"], new_status)
         except StatusRejected as exc:
-            _report_rejection(body, exc)
+            _report_rejection(rt.rejections, body, exc)
             raise
     before, after = _headline(old_conditions), _headline(merged)
     metrics.RECONCILES.labels(plural, after[1] if after else "Unknown").inc()
@@ -82,11 +84,11 @@ async def publish(
 
 #: The same rejection of one object is reported as an event at most this often (the pass retries).
 REJECTION_EVENT_SECONDS = 300.0
-_rejections: dict[tuple[str, str], float] = {}
 
 
-def _report_rejection(body: kopf.Body, exc: StatusRejected) -> None:
-    """A status the apiserver refuses is never swallowed: logged with its reason, and an event."""
+def _report_rejection(reported: dict[tuple[str, str], float], body: kopf.Body, exc: StatusRejected) -> None:
+    """A status the apiserver refuses is never swallowed: logged with its reason, and an event
+    (``reported``: when each rejection was last posted, the runtime's)."""
     meta = body["metadata"]
     logger.warning(
         "status patch of %s/%s rejected by the apiserver: %s %s: %s",
@@ -98,19 +100,19 @@ def _report_rejection(body: kopf.Body, exc: StatusRejected) -> None:
     )
     key = (str(meta.get("uid", "")), exc.reason)
     now = time.monotonic()
-    if now - _rejections.get(key, -REJECTION_EVENT_SECONDS) >= REJECTION_EVENT_SECONDS:
-        if len(_rejections) > 10_000:
-            _rejections.clear()
-        _rejections[key] = now
+    if now - reported.get(key, -REJECTION_EVENT_SECONDS) >= REJECTION_EVENT_SECONDS:
+        if len(reported) > 10_000:
+            reported.clear()
+        reported[key] = now
         message = f"the apiserver rejected the status update ({exc.code} {exc.reason}): {exc.detail}"
         kopf.event(body, type="Warning", reason="StatusUpdateRejected", message=message[:1024])
 
 
 def error_plan(
-    exc: BaseException, generation: int, now: datetime, attempt: int, action: str
+    rt: Runtime, exc: BaseException, generation: int, now: datetime, attempt: int, action: str
 ) -> tuple[list[Condition], float]:
     """Conditions and a retry delay for a failure the planners never saw (a failed Azure call)."""
-    settings = runtime.get().settings
+    settings = rt.settings
     if not isinstance(exc, AzureCallError):
         # Not Azure's answer but our own failure (a bug, a lost connection to the apiserver): say
         # so plainly and retry with backoff; the operator log has the traceback.
@@ -118,11 +120,11 @@ def error_plan(
             f"{action} failed unexpectedly: {type(exc).__name__}: {exc}; retrying (see the operator log)"
         )
         logger.error("%s failed unexpectedly", action, exc_info=exc)
-        retry_in = polling.backoff(attempt, settings, runtime.get().rng)
+        retry_in = polling.backoff(attempt, settings, rt.rng)
         return conditions.progressing(generation, now, conditions.Reason.TRANSIENT_ERROR, message), retry_in
     classification = exc.classification
     message = errors.describe(classification, exc.operation)
-    delay = polling.after_error(classification, attempt, settings, runtime.get().rng)
+    delay = polling.after_error(classification, attempt, settings, rt.rng)
     if classification.category in (Category.THROTTLED, Category.RETRIABLE):
         conds = conditions.progressing(generation, now, classification.reason, message)
     else:
@@ -134,17 +136,21 @@ def with_generation(plan: Plan, generation: int) -> dict[str, Any]:
     return {**plan.status, "observedGeneration": generation}
 
 
-async def record_operations(plural: str, body: kopf.Body, memo: Any, operations: list[Any]) -> None:
+async def record_operations(
+    rt: Runtime, plural: str, body: kopf.Body, memo: Any, operations: list[Any]
+) -> None:
     """Write the Azure write about to be sent into ``status.operations`` first: a finalizer (this
     replica's, or after a crash the next leader's) then waits for it instead of releasing the object
     over a resource still to come."""
     meta = body["metadata"]
     written = {"operations": operations}
-    await runtime.get().status.patch_status(plural, meta["namespace"], meta["name"], written)
+    await rt.status.patch_status(plural, meta["namespace"], meta["name"], written)
     guard.remember(memo, body, written)
 
 
-async def sent_or_forgotten(plural: str, body: kopf.Body, memo: Any, call: Awaitable[Any]) -> None:
+async def sent_or_forgotten(
+    rt: Runtime, plural: str, body: kopf.Body, memo: Any, call: Awaitable[Any]
+) -> None:
     """Await a recorded create; when Azure's answer proves nothing was created (a terminal
     refusal, a throttle), forget the record again so neither deletion nor the next attempt waits
     for it."""
@@ -152,5 +158,5 @@ async def sent_or_forgotten(plural: str, body: kopf.Body, memo: Any, call: Await
         await call
     except AzureCallError as exc:
         if exc.classification.nothing_done:
-            await record_operations(plural, body, memo, [])
+            await record_operations(rt, plural, body, memo, [])
         raise
