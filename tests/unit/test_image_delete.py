@@ -10,7 +10,7 @@ from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.image_delete import ObservedForDelete, plan_image_delete
 from azbatch_operator.reconcile.plan import DeleteResource, Plan, Release, Stall, Wait
 from azbatch_operator.settings import Settings
-from tests.unit.builders import META, NOW, RG, VM_ID, arm
+from tests.unit.builders import META, NOW, RG, VM_ID, arm, written
 
 pytestmark = pytest.mark.unit
 
@@ -30,7 +30,9 @@ def run(
     spec: ManagedImageSpec = SPEC,
     status: dict[str, Any] | None = None,
 ) -> Plan:
-    return plan_image_delete(META, spec, status or {}, observed, used_by or [], NOW, Settings())
+    return written(
+        "managedimages", plan_image_delete(META, spec, status or {}, observed, used_by or [], NOW, Settings())
+    )
 
 
 def everything() -> ObservedForDelete:

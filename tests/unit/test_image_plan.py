@@ -21,7 +21,7 @@ from azbatch_operator.reconcile.plan import (
     Wait,
 )
 from azbatch_operator.settings import Settings
-from tests.unit.builders import GALLERY_ID, META, NOW, RG, SUB, VM_ID, arm, disk_id, vm
+from tests.unit.builders import GALLERY_ID, META, NOW, RG, SUB, VM_ID, arm, disk_id, vm, written
 
 pytestmark = pytest.mark.unit
 
@@ -52,7 +52,7 @@ def snaps(state: str = "Succeeded") -> dict[str, Any]:
 
 
 def plan(observed: ObservedImage, status: dict[str, Any] | None = None, s: ManagedImageSpec = SPEC) -> Plan:
-    return plan_image(META, s, status or {}, observed, NOW, SETTINGS)
+    return written("managedimages", plan_image(META, s, status or {}, observed, NOW, SETTINGS))
 
 
 def cond(p: Plan, type_: str = "Ready") -> dict[str, Any]:

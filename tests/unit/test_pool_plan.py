@@ -30,7 +30,7 @@ from azbatch_operator.reconcile.pool_plan import (
     pool_resource_id,
 )
 from azbatch_operator.settings import Settings
-from tests.unit.builders import ACCOUNT_ID, GALLERY_ID, NOW, RG, pool
+from tests.unit.builders import ACCOUNT_ID, GALLERY_ID, NOW, RG, pool, written
 
 pytestmark = pytest.mark.unit
 
@@ -66,7 +66,7 @@ def run(
     limit: Any = None,
     now: datetime = NOW,
 ) -> Plan:
-    return plan_pool(META, s, status or {}, image, account, observed, limit, now, S)
+    return written("batchpools", plan_pool(META, s, status or {}, image, account, observed, limit, now, S))
 
 
 def ours(**kw: Any) -> dict[str, Any]:

@@ -252,9 +252,9 @@ async def reconcile_once(
     memo["errors"] = 0
     shared_before = conditions.find(status.get("conditions") or [], conditions.IMAGE_SHARED)
     was_shared = shared_before is not None and shared_before["status"] == "True"
-    written = report.with_generation(plan, meta.generation)
-    merged = await report.publish(rt, PLURAL, body, plan.conditions, written, plan.warnings)
-    guard.remember(memo, body, {**written, "conditions": merged})
+    status_fields = report.with_generation(plan, meta.generation)
+    written = await report.publish(rt, PLURAL, body, plan.conditions, status_fields, plan.warnings)
+    guard.remember(memo, body, written)
     if verdict is not None and verdict.shared and not was_shared and image.image_id is not None:
         # Pools already at their target poll slowly: tell them about the newcomer soon (seed S5).
         _nudge_sharers(rt, image.image_id, verdict.pools, (meta.namespace, meta.name))

@@ -180,9 +180,9 @@ async def reconcile_once(body: kopf.Body, memo: kopf.Memo, pools: Users) -> floa
         return delay
     memo["errors"] = 0
     was_ready = report.is_ready(status.get("conditions") or [])
-    written = {**report.with_generation(plan, meta.generation), "usedBy": users}
-    merged = await report.publish(rt, PLURAL, body, plan.conditions, written)
-    guard.remember(memo, body, {**written, "conditions": merged})
+    status_fields = {**report.with_generation(plan, meta.generation), "usedBy": users}
+    written = await report.publish(rt, PLURAL, body, plan.conditions, status_fields)
+    guard.remember(memo, body, written)
     if report.is_ready(plan.conditions) and not was_ready:
         for pool in pools.of_image(meta.namespace, meta.name, plan.status):
             ns, name = pool.split("/", 1)
@@ -309,9 +309,8 @@ async def _delete_step(
         return users, plan.requeue_after or polling.slow(rt.settings)
     if not announced and spec.deletion_policy != "Orphan":
         conds = conditions.deleting(meta.generation, now, "no BatchPool uses the image; deleting it")
-        written: dict[str, Any] = {"observedGeneration": meta.generation, "usedBy": []}
-        merged = await report.publish(rt, PLURAL, body, conds, written)
-        guard.remember(memo, body, {"usedBy": [], "conditions": merged})
+        status_fields: dict[str, Any] = {"observedGeneration": meta.generation, "usedBy": []}
+        guard.remember(memo, body, await report.publish(rt, PLURAL, body, conds, status_fields))
         return [], DELETING_SETTLE_SECONDS
     try:
         targets = image_plan.image_targets(meta, spec, rt.settings)
@@ -351,6 +350,5 @@ async def _delete_step(
 
 
 async def _publish_deleting(rt: Runtime, body: kopf.Body, memo: Any, plan: Plan, users: list[str]) -> None:
-    written = {**report.with_generation(plan, _meta(body).generation), "usedBy": _refs(users)}
-    merged = await report.publish(rt, PLURAL, body, plan.conditions, written)
-    guard.remember(memo, body, {**written, "conditions": merged})
+    status_fields = {**report.with_generation(plan, _meta(body).generation), "usedBy": _refs(users)}
+    guard.remember(memo, body, await report.publish(rt, PLURAL, body, plan.conditions, status_fields))

@@ -15,6 +15,7 @@ from typing import Any
 import kopf
 
 from azbatch_operator import metrics
+from azbatch_operator.api.status import status_patch
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.handlers import guard
 from azbatch_operator.handlers.runtime import Runtime
@@ -53,16 +54,17 @@ async def publish(
     new_conditions: tuple[Condition, ...] | list[Condition],
     status: Mapping[str, Any],
     warnings: tuple[str, ...] = (),
-) -> list[Condition]:
-    """Patch status (if changed) and post events for transitions; returns the merged conditions."""
+) -> dict[str, Any]:
+    """Patch status (if changed) and post events for transitions; returns the status written:
+    ``status`` with the merged conditions, as the kind's status model sends them."""
     old_status: Mapping[str, Any] = body.get("status") or {}
     old_conditions: list[Condition] = list(old_status.get("conditions") or [])
     merged = conditions.merge(old_conditions, list(new_conditions))
-    new_status = {**status, "conditions": merged}
+    written = status_patch(plural, {**status, "conditions": merged})
     meta = body["metadata"]
-    if _changed(old_status, new_status):
+    if _changed(old_status, written):
         try:
-            await rt.status.patch_status(plural, meta["namespace"], meta["name"], new_status)
+            await rt.status.patch_status(plural, meta["namespace"], meta["name"], written)
         except StatusRejected as exc:
             _report_rejection(rt.rejections, body, exc)
             raise
@@ -70,7 +72,7 @@ async def publish(
     metrics.RECONCILES.labels(plural, after[1] if after else "Unknown").inc()
     metrics.set_conditions(plural, meta["namespace"], meta["name"], merged)
     if plural == "batchpools":
-        metrics.set_pool(meta["namespace"], meta["name"], {**old_status, **new_status})
+        metrics.set_pool(meta["namespace"], meta["name"], {**old_status, **written})
     if after is not None and (before is None or before[:2] != after[:2]):
         type_, reason, message = after
         kind = "Warning" if type_ == conditions.STALLED else "Normal"
@@ -79,7 +81,7 @@ async def publish(
         if warnings and (shared_before is None or shared_before["status"] != "True"):
             for warning in warnings:
                 kopf.warn(body, reason=conditions.Reason.IMAGE_SHARED, message=warning)
-    return merged
+    return written
 
 
 #: The same rejection of one object is reported as an event at most this often (the pass retries).
@@ -143,7 +145,7 @@ async def record_operations(
     replica's, or after a crash the next leader's) then waits for it instead of releasing the object
     over a resource still to come."""
     meta = body["metadata"]
-    written = {"operations": operations}
+    written = status_patch(plural, {"operations": operations})
     await rt.status.patch_status(plural, meta["namespace"], meta["name"], written)
     guard.remember(memo, body, written)
 
