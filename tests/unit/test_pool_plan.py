@@ -7,6 +7,7 @@ import pytest
 
 from azbatch_operator.api import BatchPoolSpec
 from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.errors import classify
 from azbatch_operator.reconcile.image_limits import check_image_limits
 from azbatch_operator.reconcile.names import ObjectMeta, owner_tags
 from azbatch_operator.reconcile.plan import (
@@ -28,6 +29,7 @@ from azbatch_operator.reconcile.pool_plan import (
     plan_pool,
     plan_pool_delete,
     pool_resource_id,
+    releases_when_refused,
 )
 from azbatch_operator.settings import Settings
 from tests.unit.builders import ACCOUNT_ID, GALLERY_ID, NOW, RG, pool, written
@@ -339,3 +341,29 @@ def test_our_own_pool_not_yet_in_status_is_taken_up_without_adoption() -> None:
     p = run(ours(current=(0, 0), target=(800, 0)))
     assert not isinstance(p.action, (AdoptPool, Stall, CreatePool))
     assert p.status["poolId"] == POOL_ID
+
+
+def test_a_checked_image_carries_the_answer_and_what_was_known_of_it() -> None:
+    waiting = ResolvedImage(
+        VERSION,
+        ready=False,
+        reason=Reason.IMAGE_NOT_READY,
+        message="building",
+        location="westeurope",
+        target_regions=("westeurope", "northeurope"),
+    )
+    gone = waiting.checked(False)
+    assert gone == ResolvedImage(
+        VERSION, location="westeurope", target_regions=("westeurope", "northeurope"), exists=False
+    )
+    assert waiting.checked(True).exists is True
+    assert waiting.checked(True).ready
+
+
+def test_a_refused_read_releases_the_pool_finalizer_only_when_no_pool_was_recorded() -> None:
+    forbidden = classify(403, "AuthorizationFailed", "no role")
+    assert releases_when_refused({}, forbidden)
+    assert not releases_when_refused({"poolId": POOL_ID}, forbidden)
+    assert not releases_when_refused({}, None)
+    assert not releases_when_refused({}, classify(409, "Conflict", "busy"))
+    assert not releases_when_refused({}, classify(503, None))

@@ -28,7 +28,6 @@ from azbatch_operator.reconcile import (
     rollout,
 )
 from azbatch_operator.reconcile.conditions import Reason
-from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import (
     AdoptPool,
     CheckImage,
@@ -234,10 +233,7 @@ async def reconcile_once(
         pools = rollout.Pools(pool_id, pool, other_id, other)
         plan = rollout.plan(meta, spec, status, image, account, pools, verdict, now, rt.settings, config)
         if isinstance(plan.action, CheckImage):
-            exists = await rt.resources.get(plan.action.image_id) is not None
-            image = pool_plan.ResolvedImage(
-                image.image_id, location=image.location, target_regions=image.target_regions, exists=exists
-            )
+            image = image.checked(await rt.resources.get(plan.action.image_id) is not None)
             plan = rollout.plan(meta, spec, status, image, account, pools, verdict, now, rt.settings, config)
         plan = await node_counts.review(rt, plan, meta, spec, status, pool, now)
         await _perform(rt, plan, body, memo)
@@ -250,8 +246,7 @@ async def reconcile_once(
         await report.publish(rt, PLURAL, body, conds, {"observedGeneration": meta.generation})
         return delay
     memo["errors"] = 0
-    shared_before = conditions.find(status.get("conditions") or [], conditions.IMAGE_SHARED)
-    was_shared = shared_before is not None and shared_before["status"] == "True"
+    was_shared = conditions.holds(status.get("conditions") or [], conditions.IMAGE_SHARED)
     status_fields = report.with_generation(plan, meta.generation)
     written = await report.publish(rt, PLURAL, body, plan.conditions, status_fields, plan.warnings)
     guard.remember(memo, body, written)
@@ -332,13 +327,8 @@ async def _delete_once(rt: Runtime, body: kopf.Body, memo: Any) -> None:
         plan = first or pool_plan.plan_pool_delete(meta, spec, status, pool, now, rt.settings, pool_id)
         await _perform(rt, plan, body, memo)
     except Exception as exc:
-        if (
-            not status.get("poolId")
-            and isinstance(exc, AzureCallError)
-            and exc.classification.category is Category.FORBIDDEN
-        ):
-            # No pool was ever recorded and the operator cannot even read there (e.g. an accountId
-            # in a subscription it has no role in): holding the finalizer would only block deletion.
+        refused = exc.classification if isinstance(exc, AzureCallError) else None
+        if pool_plan.releases_when_refused(status, refused):
             return
         if isinstance(exc, WriteRefused):
             raise kopf.TemporaryError(str(exc), delay=polling.refused()) from exc

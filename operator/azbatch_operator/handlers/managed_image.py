@@ -19,9 +19,7 @@ from azbatch_operator.azure.resources import WriteRefused
 from azbatch_operator.handlers import guard, loop, report, runtime
 from azbatch_operator.handlers.runtime import Runtime
 from azbatch_operator.kube import GROUP, VERSION
-from azbatch_operator.reconcile import conditions, image_delete, image_plan, names, polling
-from azbatch_operator.reconcile.conditions import Reason
-from azbatch_operator.reconcile.errors import Category
+from azbatch_operator.reconcile import image_delete, image_plan, image_users, names, polling
 from azbatch_operator.reconcile.plan import (
     CreateGalleryVersion,
     CreateImage,
@@ -42,13 +40,6 @@ def _meta(body: kopf.Body) -> names.ObjectMeta:
     return names.ObjectMeta(m["namespace"], m["name"], m.get("uid", ""), int(m.get("generation") or 1))
 
 
-#: status.usedBy holds at most this many pools (the CRD's maxItems); the finalizer counts them all.
-USED_BY_MAX = 1000
-#: After the finalizer has published Deleting, how long the watch is given to deliver pools applied
-#: just before (they are then seen as users) before the first Azure delete.
-DELETING_SETTLE_SECONDS = 2.0
-
-
 @dataclass(frozen=True)
 class Users:
     """The indexes that say which BatchPools hold a ManagedImage (see handlers/indexes.py)."""
@@ -61,21 +52,8 @@ class Users:
         return cls(kwargs["pools_by_image"], kwargs["pools_by_image_id"])
 
     def of_image(self, namespace: str, name: str, status: Mapping[str, Any]) -> list[str]:
-        """Pools naming the image by managedImageRef, or by image.id as one of the ids its status
-        carries (image, gallery version, or the version's definition: "latest")."""
-        found = set(self.by_ref.get((namespace, name), []))
-        ids = [status.get("imageId"), status.get("galleryImageVersionId")]
-        version = status.get("galleryImageVersionId")
-        if version and "/versions/" in str(version).lower():
-            ids.append(str(version)[: str(version).lower().rindex("/versions/")])
-        for image_id in ids:
-            if image_id:
-                found.update(self.by_id.get(str(image_id).lower(), []))
-        return sorted(found)
-
-
-def _refs(pools: list[str]) -> list[dict[str, str]]:
-    return [{"namespace": p.split("/", 1)[0], "name": p.split("/", 1)[1]} for p in pools[:USED_BY_MAX]]
+        """Pools holding the image (reconcile/image_users.py)."""
+        return image_users.holders(self.by_ref, self.by_id, namespace, name, status)
 
 
 async def _get_many(rt: Runtime, ids: list[str]) -> dict[str, Mapping[str, Any] | None]:
@@ -95,14 +73,7 @@ async def observe(
     if image is None and targets.vm_id is not None:
         vm = await resources.get(targets.vm_id)
         if vm is not None:
-            luns = [
-                d.get("lun")
-                for d in (vm.get("properties") or {}).get("storageProfile", {}).get("dataDisks") or []
-            ]
-            snapshot_ids = [
-                targets.snapshot_id(meta, None),
-                *(targets.snapshot_id(meta, int(lun)) for lun in luns),
-            ]
+            snapshot_ids = targets.vm_snapshot_ids(meta, vm)
     snapshots = await _get_many(rt, snapshot_ids) if image is None else {}
     gallery = definition = version = None
     if (
@@ -152,7 +123,7 @@ async def reconcile_once(body: kopf.Body, memo: kopf.Memo, pools: Users) -> floa
     meta = _meta(body)
     now = datetime.now(UTC)
     status = guard.status_of(memo, body)
-    users = _refs(pools.of_image(meta.namespace, meta.name, status))
+    users = image_users.used_by(pools.of_image(meta.namespace, meta.name, status))
     spec = _parse(body, meta, now)
     if isinstance(spec, Plan):
         await report.publish(rt, PLURAL, body, spec.conditions, {**spec.status, "usedBy": users})
@@ -165,11 +136,9 @@ async def reconcile_once(body: kopf.Body, memo: kopf.Memo, pools: Users) -> floa
     except WriteRefused:
         return polling.fast(rt.settings)  # deleted, stopping or no longer leading: nothing to report
     except ValueError as exc:
-        conds = conditions.stalled(meta.generation, now, Reason.INVALID_SPEC, str(exc))
-        await report.publish(
-            rt, PLURAL, body, conds, {"observedGeneration": meta.generation, "usedBy": users}
-        )
-        return None
+        invalid = invalid_spec_plan(meta.generation, now, str(exc))
+        await report.publish(rt, PLURAL, body, invalid.conditions, {**invalid.status, "usedBy": users})
+        return invalid.requeue_after
     except Exception as exc:
         attempt = int(memo.get("errors", 0))
         memo["errors"] = attempt + 1
@@ -179,18 +148,14 @@ async def reconcile_once(body: kopf.Body, memo: kopf.Memo, pools: Users) -> floa
         )
         return delay
     memo["errors"] = 0
-    was_ready = report.is_ready(status.get("conditions") or [])
     status_fields = {**report.with_generation(plan, meta.generation), "usedBy": users}
     written = await report.publish(rt, PLURAL, body, plan.conditions, status_fields)
     guard.remember(memo, body, written)
-    if report.is_ready(plan.conditions) and not was_ready:
+    if image_users.became_ready(status.get("conditions") or [], plan.conditions):
         for pool in pools.of_image(meta.namespace, meta.name, plan.status):
             ns, name = pool.split("/", 1)
             rt.wakers.nudge(("batchpools", ns, name))
-    if users != status.get("usedBy"):
-        # Pools come and go without touching this object: look at the index again soon.
-        return polling.soon(plan.requeue_after, rt.settings)
-    return plan.requeue_after
+    return image_users.requeue_after(plan.requeue_after, users, status, rt.settings)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
@@ -216,26 +181,6 @@ async def image_loop(
         return polling.fast(rt.settings)
 
     await loop.run(PLURAL, stopped, body, logger, once, unexpected, memo)
-
-
-async def _snapshots_to_delete(
-    rt: Runtime, meta: names.ObjectMeta, targets: image_plan.ImageTargets, status: Mapping[str, Any]
-) -> list[str]:
-    """Snapshot ids to look at when deleting: those in status, plus (VM source) the deterministic
-    names of one per VM disk, so a crash before status recorded them leaks nothing. Only the ones
-    tagged with this object's uid are ever deleted (user-supplied snapshots are left alone)."""
-    recorded = list(status.get("snapshotIds") or [])
-    ids = list(recorded)
-    if targets.vm_id is not None:
-        ids.append(targets.snapshot_id(meta, None))
-        if not recorded:  # status never recorded the data disks: ask the VM which LUNs it has
-            vm = await rt.resources.get(targets.vm_id)
-            disks = ((vm or {}).get("properties") or {}).get("storageProfile", {}).get("dataDisks") or []
-            ids.extend(targets.snapshot_id(meta, int(d["lun"])) for d in disks if d.get("lun") is not None)
-    seen: dict[str, str] = {}
-    for sid in ids:
-        seen.setdefault(sid.lower(), sid)
-    return list(seen.values())
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
@@ -277,8 +222,7 @@ async def _wait_for_users(
 ) -> None:
     """Until the set of pools using the image changes (in-memory index reads) or ``seconds`` pass."""
     meta = _meta(body)
-    shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
-    logger.info(f"deletion waits for {len(users)} BatchPool(s) using the image: {shown}")
+    logger.info(f"deletion waits for {len(users)} BatchPool(s) using the image: {image_users.shown(users)}")
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         runtime.require_leadership(rt)
@@ -307,14 +251,17 @@ async def _delete_step(
         )
         await _publish_deleting(rt, body, memo, plan, users)
         return users, plan.requeue_after or polling.slow(rt.settings)
-    if not announced and spec.deletion_policy != "Orphan":
-        conds = conditions.deleting(meta.generation, now, "no BatchPool uses the image; deleting it")
-        status_fields: dict[str, Any] = {"observedGeneration": meta.generation, "usedBy": []}
-        guard.remember(memo, body, await report.publish(rt, PLURAL, body, conds, status_fields))
-        return [], DELETING_SETTLE_SECONDS
+    announce = image_delete.announcement(meta, spec, announced, now)
+    if announce is not None:
+        guard.remember(
+            memo, body, await report.publish(rt, PLURAL, body, announce.conditions, announce.status)
+        )
+        return [], polling.or_fast(announce.requeue_after, rt.settings)
     try:
         targets = image_plan.image_targets(meta, spec, rt.settings)
-        snapshot_ids = await _snapshots_to_delete(rt, meta, targets, status)
+        vm_id = image_delete.vm_to_read(targets, status)
+        vm = await rt.resources.get(vm_id) if vm_id else None
+        snapshot_ids = image_delete.snapshots_to_delete(meta, targets, status, vm)
         observed = image_delete.ObservedForDelete(
             gallery_version=await rt.resources.get(targets.gallery_version_id)
             if targets.gallery_version_id
@@ -325,15 +272,8 @@ async def _delete_step(
         plan = image_delete.plan_image_delete(meta, spec, status, observed, users, now, rt.settings)
         await _perform(rt, plan, body, memo)
     except Exception as exc:
-        if (
-            isinstance(exc, AzureCallError)
-            and exc.classification.category is Category.FORBIDDEN
-            and not status.get("imageId")
-            and not status.get("galleryImageVersionId")
-            and spec.source.virtual_machine is None
-        ):
-            # Nothing was ever built (no image, no version; snapshots are the user's) and the
-            # operator cannot even read there: holding the finalizer would only block deletion.
+        refused = exc.classification if isinstance(exc, AzureCallError) else None
+        if image_delete.releases_when_refused(spec, status, refused):
             return None
         if isinstance(exc, WriteRefused):
             raise kopf.TemporaryError(str(exc), delay=polling.refused()) from exc
@@ -350,5 +290,8 @@ async def _delete_step(
 
 
 async def _publish_deleting(rt: Runtime, body: kopf.Body, memo: Any, plan: Plan, users: list[str]) -> None:
-    status_fields = {**report.with_generation(plan, _meta(body).generation), "usedBy": _refs(users)}
+    status_fields = {
+        **report.with_generation(plan, _meta(body).generation),
+        "usedBy": image_users.used_by(users),
+    }
     guard.remember(memo, body, await report.publish(rt, PLURAL, body, plan.conditions, status_fields))

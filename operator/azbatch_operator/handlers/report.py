@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,11 +26,6 @@ from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import Plan
 
 logger = logging.getLogger(__name__)
-
-
-def is_ready(conds: Iterable[Condition]) -> bool:
-    ready = conditions.find(conds, conditions.READY)
-    return ready is not None and ready["status"] == "True"
 
 
 def _changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -77,8 +72,7 @@ async def publish(
         type_, reason, message = after
         kind = "Warning" if type_ == conditions.STALLED else "Normal"
         kopf.event(body, type=kind, reason=reason, message=message)
-        shared_before = conditions.find(old_conditions, conditions.IMAGE_SHARED)
-        if warnings and (shared_before is None or shared_before["status"] != "True"):
+        if warnings and not conditions.holds(old_conditions, conditions.IMAGE_SHARED):
             for warning in warnings:
                 kopf.warn(body, reason=conditions.Reason.IMAGE_SHARED, message=warning)
     return written

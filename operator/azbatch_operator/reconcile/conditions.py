@@ -154,3 +154,9 @@ def merge(existing: Iterable[Condition], new: Sequence[Condition]) -> list[Condi
 
 def find(conditions: Iterable[Condition], type_: str) -> Condition | None:
     return next((c for c in conditions if c.get("type") == type_), None)
+
+
+def holds(conditions: Iterable[Condition], type_: str) -> bool:
+    """The condition of ``type_`` is there with status True."""
+    found = find(conditions, type_)
+    return found is not None and found["status"] == "True"

@@ -60,6 +60,13 @@ class ImageTargets:
             )
         )
 
+    def vm_snapshot_ids(self, meta: names.ObjectMeta, vm: Mapping[str, Any] | None) -> list[str]:
+        """Ids of the snapshots the operator takes of the VM's disks: the OS disk's, then one per
+        data disk the VM shows (by LUN)."""
+        disks = ((vm or {}).get("properties") or {}).get("storageProfile", {}).get("dataDisks") or []
+        luns = (int(d["lun"]) for d in disks if d.get("lun") is not None)
+        return [self.snapshot_id(meta, None), *(self.snapshot_id(meta, lun) for lun in luns)]
+
 
 @dataclass(frozen=True)
 class ObservedImage:

@@ -34,6 +34,7 @@ from azbatch_operator.reconcile import (
     resize,
 )
 from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.errors import Category, Classification
 from azbatch_operator.reconcile.image_limits import ImageLimitVerdict
 from azbatch_operator.reconcile.plan import (
     AdoptPool,
@@ -66,6 +67,13 @@ class ResolvedImage:
     location: str | None = None
     target_regions: tuple[str, ...] | None = None
     exists: bool | None = None
+
+    def checked(self, exists: bool) -> ResolvedImage:
+        """The image once a CheckImage's GET answered: usable as far as the pool's own check goes,
+        with ``exists`` telling the planner whether Azure still has it."""
+        return ResolvedImage(
+            self.image_id, location=self.location, target_regions=self.target_regions, exists=exists
+        )
 
 
 @dataclass(frozen=True)
@@ -516,6 +524,12 @@ def _ours(meta: names.ObjectMeta, status: Mapping[str, Any], pool: Mapping[str, 
     if owner.kind is ownership.Kind.UNOWNED:
         return arm_ids.same(status.get("poolId"), pool.get("id"))
     return owner.kind is ownership.Kind.OURS
+
+
+def releases_when_refused(status: Mapping[str, Any], error: Classification | None) -> bool:
+    """Finalizer: a read refused (403) when no pool was ever recorded (e.g. an accountId in a
+    subscription the operator has no role in): holding the finalizer would only block deletion."""
+    return error is not None and error.category is Category.FORBIDDEN and not status.get("poolId")
 
 
 def plan_pool_delete(
