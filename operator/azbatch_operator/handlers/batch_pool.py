@@ -250,9 +250,9 @@ async def reconcile_once(
     status_fields = report.with_generation(plan, meta.generation)
     written = await report.publish(rt, PLURAL, body, plan.conditions, status_fields, plan.warnings)
     guard.remember(memo, body, written)
-    if verdict is not None and verdict.shared and not was_shared and image.image_id is not None:
-        # Pools already at their target poll slowly: tell them about the newcomer soon (seed S5).
-        _nudge_sharers(rt, image.image_id, verdict.pools, (meta.namespace, meta.name))
+    sharers = image_refs.sharers_to_wake(verdict, was_shared, (meta.namespace, meta.name))
+    if sharers is not None and image.image_id is not None:
+        _nudge_sharers(rt, image.image_id, sharers)
     return plan.requeue_after
 
 
@@ -262,9 +262,8 @@ async def reconcile_once(
 SHARER_NUDGE_QUIET_SECONDS = 5.0
 
 
-def _nudge_sharers(rt: Runtime, image_id: str, pools: Iterable[str], newcomer: tuple[str, str]) -> None:
-    named = (p.partition("/") for p in pools)
-    keys = [(PLURAL, ns, name) for ns, _, name in named if (ns, name) != newcomer]
+def _nudge_sharers(rt: Runtime, image_id: str, pools: Iterable[tuple[str, str]]) -> None:
+    keys = [(PLURAL, ns, name) for ns, name in pools]
     rt.wakers.nudge_when_quiet(f"sharers:{image_id.lower()}", keys, SHARER_NUDGE_QUIET_SECONDS)
 
 
