@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from azbatch_operator.api.batch_pool import FixedScale, ResizeRetry
+from azbatch_operator.api.status import status_patch
 from azbatch_operator.reconcile import conditions, node_health
 from azbatch_operator.reconcile.conditions import Reason, rfc3339
 from azbatch_operator.reconcile.node_health import NodeCounts, NodeSample, Thresholds, assess
@@ -321,3 +322,31 @@ def test_settings_read_the_node_health_knobs_and_refuse_nonsense() -> None:
     ):
         with pytest.raises(SettingsError, match=next(iter(bad))):
             Settings.from_env(bad)
+
+
+def test_a_ready_message_grown_by_a_note_past_the_cap_is_written_within_it() -> None:
+    """The note is added after the condition was bounded: the status writer cuts it again."""
+    long_ready = Plan(
+        Done(), tuple(conditions.ready(1, NOW, Reason.SUCCEEDED, "x" * 10_000)), {"poolId": POOL}
+    )
+    note = node_health.forbidden_note("Account_ListPoolNodeCounts", "AuthorizationFailure")
+    out = node_health.apply(long_ready, node_health.HEALTHY, POOL, obs(), False, 1, NOW, S, note=note)
+    ready = conditions.find(out.conditions, conditions.READY)
+    assert ready is not None
+    assert len(ready["message"]) > conditions.MESSAGE_MAX
+    patch = status_patch("batchpools", {**out.status, "conditions": list(out.conditions)})
+    sent = next(c for c in patch["conditions"] if c["type"] == conditions.READY)
+    assert sent["message"] == conditions.bounded(ready["message"])
+    assert patch["nodeHealth"] is None
+
+
+def test_node_counts_are_written_as_the_crd_has_them() -> None:
+    v = assess(counts({"idle": 397, "startTaskFailed": 3}), [FAILED], T, None, None, NOW)
+    out = node_health.apply(ready_plan(), v, POOL, obs(), False, 1, NOW, S)
+    extra = {"nodeCounts": counts({"idle": 397, "startTaskFailed": 3}).to_status(), "usableNodes": "397/400"}
+    fields = {**out.status, **extra, "conditions": list(out.conditions)}
+    patch = status_patch("batchpools", fields)
+    assert patch["nodeCounts"]["dedicated"]["startTaskFailed"] == 3
+    assert patch["nodeCounts"]["lowPriority"]["total"] == 0
+    assert patch["nodeHealth"] == {"reason": Reason.START_TASK_FAILED, "since": rfc3339(NOW)}
+    assert patch == fields | {"conditions": [dict(c) for c in out.conditions]}
