@@ -68,27 +68,15 @@ async def observe(
     """GET what the planner looks at; skip what an existing image makes irrelevant."""
     resources = rt.resources
     image = await resources.get(targets.image_id)
-    vm = None
-    snapshot_ids: list[str] = list(targets.source_snapshot_ids)
-    if image is None and targets.vm_id is not None:
-        vm = await resources.get(targets.vm_id)
-        if vm is not None:
-            snapshot_ids = targets.vm_snapshot_ids(meta, vm)
-    snapshots = await _get_many(rt, snapshot_ids) if image is None else {}
-    gallery = definition = version = None
-    if (
-        targets.gallery_id
-        and targets.gallery_definition_id
-        and targets.gallery_version_id
-        and image is not None
-    ):
-        found = await _get_many(
-            rt, [targets.gallery_id, targets.gallery_definition_id, targets.gallery_version_id]
-        )
-        gallery = found[targets.gallery_id.lower()]
-        definition = found[targets.gallery_definition_id.lower()]
-        version = found[targets.gallery_version_id.lower()]
-    return image_plan.ObservedImage(vm, snapshots, image, gallery, definition, version)
+    if image is None:
+        vm = await resources.get(targets.vm_id) if targets.vm_id is not None else None
+        snapshots = await _get_many(rt, targets.snapshots_to_read(meta, vm))
+        return image_plan.ObservedImage(vm, snapshots, image)
+    if targets.gallery_ids is None:
+        return image_plan.ObservedImage(image=image)
+    found = await _get_many(rt, list(targets.gallery_ids))
+    gallery, definition, version = (found[i.lower()] for i in targets.gallery_ids)
+    return image_plan.ObservedImage(None, {}, image, gallery, definition, version)
 
 
 async def _perform(rt: Runtime, plan: Plan, body: kopf.Body, memo: Any) -> None:
