@@ -367,3 +367,33 @@ def test_a_refused_read_releases_the_pool_finalizer_only_when_no_pool_was_record
     assert not releases_when_refused({}, None)
     assert not releases_when_refused({}, classify(409, "Conflict", "busy"))
     assert not releases_when_refused({}, classify(503, None))
+
+
+def test_a_user_given_image_is_read_once_for_its_location_and_regions() -> None:
+    given_id = ResolvedImage(VERSION)
+    assert given_id.unread
+    assert not ResolvedImage(None).unread
+    assert not ResolvedImage(VERSION, location="westeurope").unread
+    assert not ResolvedImage(VERSION, target_regions=("westeurope",)).unread
+    version = {
+        "location": "westeurope",
+        "properties": {
+            "publishingProfile": {"targetRegions": [{"name": "westeurope"}, {"name": "northeurope"}]}
+        },
+    }
+    assert given_id.as_read(version) == ResolvedImage(
+        VERSION, location="westeurope", target_regions=("westeurope", "northeurope"), exists=True
+    )
+    managed = given_id.as_read({"location": "westeurope", "properties": {}})
+    assert (managed.location, managed.target_regions, managed.exists) == ("westeurope", None, True)
+    gone = given_id.as_read(None)
+    assert (gone.ready, gone.reason, gone.exists) == (False, Reason.IMAGE_NOT_FOUND, False)
+    assert gone.message == f"image {VERSION} does not exist; check spec.image.id"
+
+
+def test_an_account_is_its_location_and_allocation_mode() -> None:
+    found = {"location": "westeurope", "properties": {"poolAllocationMode": "UserSubscription"}}
+    assert AccountInfo.from_arm(ACCOUNT_ID, found) == AccountInfo(
+        ACCOUNT_ID, "westeurope", "UserSubscription"
+    )
+    assert AccountInfo.from_arm(ACCOUNT_ID, {}) == AccountInfo(ACCOUNT_ID, "", None)

@@ -58,25 +58,11 @@ def _meta(body: kopf.Body) -> names.ObjectMeta:
 
 async def describe_image(rt: Runtime, image: pool_plan.ResolvedImage) -> pool_plan.ResolvedImage:
     """Fill location / replication regions for a user-given image id (needed for the S4 check)."""
-    if image.image_id is None or image.location is not None or image.target_regions is not None:
+    if not image.unread or image.image_id is None:
         return image
     image_id = image.image_id
     found = await rt.lookups.get(f"image:{image_id}", IMAGE_CACHE_SECONDS, lambda: rt.resources.get(image_id))
-    if found is None:
-        return pool_plan.ResolvedImage(
-            image.image_id,
-            ready=False,
-            reason=Reason.IMAGE_NOT_FOUND,
-            message=f"image {image.image_id} does not exist; check spec.image.id",
-            exists=False,
-        )
-    regions = ((found.get("properties") or {}).get("publishingProfile") or {}).get("targetRegions")
-    return pool_plan.ResolvedImage(
-        image.image_id,
-        location=found.get("location"),
-        target_regions=tuple(r.get("name", "") for r in regions) if regions else None,
-        exists=True,
-    )
+    return image.as_read(found)
 
 
 async def _account(rt: Runtime, account_id: str) -> pool_plan.AccountInfo | None:
@@ -84,12 +70,7 @@ async def _account(rt: Runtime, account_id: str) -> pool_plan.AccountInfo | None
     found = await rt.lookups.get(
         f"account:{account_id}", ACCOUNT_CACHE_SECONDS, lambda: rt.resources.get(account_id)
     )
-    if found is None:
-        return None
-    props = found.get("properties") or {}
-    return pool_plan.AccountInfo(
-        account_id, str(found.get("location") or ""), props.get("poolAllocationMode")
-    )
+    return None if found is None else pool_plan.AccountInfo.from_arm(account_id, found)
 
 
 #: Batch's answers to a create with If-None-Match: * when the pool exists: after an SDK retry of our
@@ -155,22 +136,14 @@ async def secret_values(
     """(the referenced Secret values, None), or (None, a Stall plan) when a referenced Secret is
     missing or unusable: nothing is sent to Azure until it is fixed.  Messages name Secrets, never
     values."""
-    settings = rt.settings
-    gen = meta.generation
     try:
         values = await secrets.read(rt.kube, meta.namespace, pool_config.secret_refs(spec))
         # Resolve once with no image, so an unusable value (protectedSettings that are no JSON
         # object) is reported here too.
         pool_config.desired_pool(meta, spec, None, values)
         return values, None
-    except pool_config.MissingSecret as exc:
-        message = (
-            f"{exc} in namespace {meta.namespace}: create it (or fix the secretRef); the pool is "
-            "created or updated once every referenced Secret exists"
-        )
-        return None, stall_plan(gen, now, Reason.SECRET_NOT_FOUND, message, {}, polling.fast(settings))
-    except pool_config.InvalidSecret as exc:
-        return None, stall_plan(gen, now, Reason.INVALID_SPEC, str(exc), {}, polling.slow(settings))
+    except (pool_config.MissingSecret, pool_config.InvalidSecret) as exc:
+        return None, pool_config.secret_stall(meta, exc, now, rt.settings)
 
 
 async def reconcile_once(

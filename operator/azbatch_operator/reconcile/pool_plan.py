@@ -68,6 +68,31 @@ class ResolvedImage:
     target_regions: tuple[str, ...] | None = None
     exists: bool | None = None
 
+    @property
+    def unread(self) -> bool:
+        """A user-given image id whose location and replication regions are not known yet (the S4
+        check needs them: the shell reads the image)."""
+        return self.image_id is not None and self.location is None and self.target_regions is None
+
+    def as_read(self, found: Mapping[str, Any] | None) -> ResolvedImage:
+        """The image with what its GET returned (None: 404): its location and replication regions,
+        or ImageNotFound."""
+        if found is None:
+            return ResolvedImage(
+                self.image_id,
+                ready=False,
+                reason=Reason.IMAGE_NOT_FOUND,
+                message=f"image {self.image_id} does not exist; check spec.image.id",
+                exists=False,
+            )
+        regions = ((found.get("properties") or {}).get("publishingProfile") or {}).get("targetRegions")
+        return ResolvedImage(
+            self.image_id,
+            location=found.get("location"),
+            target_regions=tuple(r.get("name", "") for r in regions) if regions else None,
+            exists=True,
+        )
+
     def checked(self, exists: bool) -> ResolvedImage:
         """The image once a CheckImage's GET answered: usable as far as the pool's own check goes,
         with ``exists`` telling the planner whether Azure still has it."""
@@ -81,6 +106,12 @@ class AccountInfo:
     account_id: str
     location: str
     pool_allocation_mode: str | None = None
+
+    @classmethod
+    def from_arm(cls, account_id: str, found: Mapping[str, Any]) -> AccountInfo:
+        """From the Batch account's GET: its location and pool allocation mode."""
+        props = found.get("properties") or {}
+        return cls(account_id, str(found.get("location") or ""), props.get("poolAllocationMode"))
 
     @property
     def subscription(self) -> str:
