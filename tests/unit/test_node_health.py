@@ -15,7 +15,18 @@ from azbatch_operator.api.status import status_patch
 from azbatch_operator.reconcile import conditions, node_health
 from azbatch_operator.reconcile.conditions import Reason, rfc3339
 from azbatch_operator.reconcile.node_health import NodeCounts, NodeSample, Thresholds, assess
-from azbatch_operator.reconcile.plan import Done, Plan, RemoveNodes, ResizePool, Stall, StopResize, Wait
+from azbatch_operator.reconcile.plan import (
+    AdoptPool,
+    CreatePool,
+    DeletePool,
+    Done,
+    Plan,
+    RemoveNodes,
+    ResizePool,
+    Stall,
+    StopResize,
+    Wait,
+)
 from azbatch_operator.reconcile.resize import PoolObservation, plan_resize
 from azbatch_operator.settings import Settings, SettingsError
 from tests.unit.builders import NOW
@@ -350,3 +361,37 @@ def test_node_counts_are_written_as_the_crd_has_them() -> None:
     assert patch["nodeCounts"]["lowPriority"]["total"] == 0
     assert patch["nodeHealth"] == {"reason": Reason.START_TASK_FAILED, "since": rfc3339(NOW)}
     assert patch == fields | {"conditions": [dict(c) for c in out.conditions]}
+
+
+def test_node_health_is_reviewed_only_for_a_pool_that_exists_and_stays() -> None:
+    steady = {"properties": {"provisioningState": "Succeeded", "allocationState": "steady"}}
+    deleting = {"properties": {"provisioningState": "Deleting"}}
+    assert node_health.reviewed(ready_plan(), steady)
+    assert not node_health.reviewed(ready_plan(), None)
+    assert not node_health.reviewed(ready_plan(), deleting)
+    assert not node_health.reviewed(Plan(Done(), ready_plan().conditions, {}), steady), "no poolId yet"
+    for action in (CreatePool(POOL, {}), AdoptPool(POOL), DeletePool(POOL)):
+        assert not node_health.reviewed(Plan(action, (), {"poolId": POOL}), steady), action
+
+
+def test_counts_and_usable_nodes_of_the_targets_are_added_to_the_plan() -> None:
+    plan = Plan(Done(), (), {"poolId": POOL, "targetDedicatedNodes": 300, "targetLowPriorityNodes": 100})
+    c = counts({"idle": 250, "running": 48, "startTaskFailed": 2}, {"running": 90, "preempted": 10})
+    out = node_health.with_counts(plan, c)
+    assert out.status["usableNodes"] == "388/400"
+    assert out.status["nodeCounts"] == c.to_status()
+    assert out.status["poolId"] == POOL
+    assert node_health.with_counts(Plan(Done(), (), {}), c).status["usableNodes"] == "388/0"
+
+
+def test_a_refused_data_plane_warns_on_ready_and_removes_stale_counts() -> None:
+    note = node_health.forbidden_note("Account_ListPoolNodeCounts", "AuthorizationFailure")
+    out = node_health.unknown(ready_plan(), POOL, obs(), False, 1, NOW, S, note)
+    assert out.status["nodeCounts"] is None
+    assert out.status["usableNodes"] is None
+    assert out.status["nodeHealth"] is None
+    ready = conditions.find(out.conditions, conditions.READY)
+    assert ready is not None
+    assert ready["message"].endswith(f"; warning: {note}")
+    assert isinstance(out.action, Done)
+    assert out.requeue_after == ready_plan().requeue_after

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +23,9 @@ from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.api.durations import parse_duration
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.dataplane import DataPlane
-from azbatch_operator.reconcile import arm_ids, lro, names, node_health
+from azbatch_operator.reconcile import arm_ids, names, node_health
 from azbatch_operator.reconcile.errors import Category
-from azbatch_operator.reconcile.plan import AdoptPool, CreatePool, DeletePool, Plan, RemoveNodes, ResizePool
+from azbatch_operator.reconcile.plan import Plan, RemoveNodes, ResizePool
 from azbatch_operator.reconcile.resize import PoolObservation
 
 if TYPE_CHECKING:
@@ -97,15 +97,9 @@ async def review(
 ) -> Plan:
     """Add status.nodeCounts and the node-health verdict to the plan of an existing pool."""
     batcher = rt.node_counts
-    pool_id = plan.status.get("poolId")
-    if (
-        batcher is None
-        or pool is None
-        or not pool_id
-        or isinstance(plan.action, (CreatePool, AdoptPool, DeletePool))
-        or lro.state_of(pool) is lro.State.DELETING
-    ):
+    if batcher is None or pool is None or not node_health.reviewed(plan, pool):
         return plan
+    pool_id = str(plan.status["poolId"])
     endpoint = await account_endpoint(rt, spec.account_id)
     if endpoint is None:
         return plan
@@ -115,19 +109,9 @@ async def review(
     settings = rt.settings
     snap = await batcher.get(endpoint)
     if snap.forbidden is not None:
-        warned = node_health.apply(
-            plan,
-            node_health.HEALTHY,
-            pool_id,
-            obs,
-            autoscale,
-            meta.generation,
-            now,
-            settings,
-            note=snap.forbidden,
+        return node_health.unknown(
+            plan, pool_id, obs, autoscale, meta.generation, now, settings, snap.forbidden
         )
-        # Counts from before the refusal would be stale: remove them rather than show old numbers.
-        return replace(warned, status={**warned.status, "nodeCounts": None, "usableNodes": None})
     if snap.counts is None:
         return plan
     pool_name = arm_ids.parse(pool_id).names[-1]
@@ -147,11 +131,7 @@ async def review(
         plan, verdict, pool_id, obs, autoscale, meta.generation, now, settings, dealloc
     )
     metrics.set_node_states(meta.namespace, meta.name, counts.to_status())
-    target = int(planned.status.get("targetDedicatedNodes") or 0) + int(
-        planned.status.get("targetLowPriorityNodes") or 0
-    )
-    extra = {"nodeCounts": counts.to_status(), "usableNodes": f"{counts.usable}/{target}"}
-    return replace(planned, status={**planned.status, **extra})
+    return node_health.with_counts(planned, counts)
 
 
 async def perform(rt: Runtime, plan: Plan) -> bool:
