@@ -112,11 +112,10 @@ def installed(memo: Mapping[str, Any]) -> Runtime | None:
     return found if isinstance(found, Runtime) else None
 
 
-def require_leadership(rt: Runtime) -> Runtime:
+def require_leadership(rt: Runtime) -> None:
     """For one-shot handlers (finalizers): a standby replica leaves the work to the leader."""
     if not rt.leading.is_set():
         raise kopf.TemporaryError("standing by: another replica is the leader", delay=polling.refused())
-    return rt
 
 
 def step_down() -> None:
