@@ -29,6 +29,7 @@ from azbatch_operator.reconcile.pool_plan import (
     plan_pool,
     plan_pool_delete,
     pool_resource_id,
+    pool_to_delete,
     releases_when_refused,
 )
 from azbatch_operator.settings import Settings
@@ -397,3 +398,16 @@ def test_an_account_is_its_location_and_allocation_mode() -> None:
         ACCOUNT_ID, "westeurope", "UserSubscription"
     )
     assert AccountInfo.from_arm(ACCOUNT_ID, {}) == AccountInfo(ACCOUNT_ID, "", None)
+
+
+def test_the_finalizer_deletes_the_recorded_pool_else_its_own_and_nothing_never_valid() -> None:
+    recorded = f"{ACCOUNT_ID}/pools/render-b"
+    assert pool_to_delete(META, SPEC, {"poolId": recorded}) == recorded
+    assert pool_to_delete(META, SPEC, {}) == POOL_ID
+    assert pool_to_delete(META, SPEC, {"poolId": ""}) == POOL_ID
+    never_valid = spec(
+        accountId="/subscriptions/../resourceGroups/x/providers/Microsoft.Batch/batchAccounts/a"
+    )
+    assert pool_to_delete(META, never_valid, {}) is None
+    # A pool once recorded is deleted even when the spec was later broken.
+    assert pool_to_delete(META, never_valid, {"poolId": recorded}) == recorded

@@ -286,10 +286,9 @@ async def _delete_once(rt: Runtime, body: kopf.Body, memo: Any) -> None:
         spec = BatchPoolSpec.model_validate(dict(body["spec"]))
     except pydantic.ValidationError:
         return  # Never valid, so never created anything in Azure.
-    if not status.get("poolId") and pool_plan.validate_pool_spec(spec):
+    pool_id = pool_plan.pool_to_delete(meta, spec, status)
+    if pool_id is None:
         return  # Never valid either (no ARM ids), so nothing was created.
-    own_id = pool_plan.pool_resource_id(meta, spec) if not pool_plan.validate_pool_spec(spec) else None
-    pool_id = str(status.get("poolId") or own_id)
     try:
         # --- rollout (issue 13): a rollout's other pool goes first (reconcile/rollout.py).
         fast = rt.settings.poll_fast_seconds

@@ -20,9 +20,8 @@ from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.handlers import guard
 from azbatch_operator.handlers.runtime import Runtime
 from azbatch_operator.kube import StatusRejected
-from azbatch_operator.reconcile import conditions, errors, polling
+from azbatch_operator.reconcile import conditions, failures
 from azbatch_operator.reconcile.conditions import Condition
-from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import Plan
 
 logger = logging.getLogger(__name__)
@@ -107,25 +106,13 @@ def _report_rejection(reported: dict[tuple[str, str], float], body: kopf.Body, e
 def error_plan(
     rt: Runtime, exc: BaseException, generation: int, now: datetime, attempt: int, action: str
 ) -> tuple[list[Condition], float]:
-    """Conditions and a retry delay for a failure the planners never saw (a failed Azure call)."""
-    settings = rt.settings
-    if not isinstance(exc, AzureCallError):
-        # Not Azure's answer but our own failure (a bug, a lost connection to the apiserver): say
-        # so plainly and retry with backoff; the operator log has the traceback.
-        message = (
-            f"{action} failed unexpectedly: {type(exc).__name__}: {exc}; retrying (see the operator log)"
+    """Conditions and a retry delay for a failure the planners never saw (reconcile/failures.py)."""
+    if isinstance(exc, AzureCallError):
+        return failures.azure_failure(
+            exc.classification, exc.operation, generation, now, attempt, rt.settings, rt.rng
         )
-        logger.error("%s failed unexpectedly", action, exc_info=exc)
-        retry_in = polling.backoff(attempt, settings, rt.rng)
-        return conditions.progressing(generation, now, conditions.Reason.TRANSIENT_ERROR, message), retry_in
-    classification = exc.classification
-    message = errors.describe(classification, exc.operation)
-    delay = polling.after_error(classification, attempt, settings, rt.rng)
-    if classification.category in (Category.THROTTLED, Category.RETRIABLE):
-        conds = conditions.progressing(generation, now, classification.reason, message)
-    else:
-        conds = conditions.stalled(generation, now, classification.reason, message)
-    return conds, polling.slow(settings) if delay is None else delay
+    logger.error("%s failed unexpectedly", action, exc_info=exc)  # the traceback, for the log only
+    return failures.own_failure(action, exc, generation, now, attempt, rt.settings, rt.rng)
 
 
 def with_generation(plan: Plan, generation: int) -> dict[str, Any]:

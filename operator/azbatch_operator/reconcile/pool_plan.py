@@ -557,6 +557,15 @@ def _ours(meta: names.ObjectMeta, status: Mapping[str, Any], pool: Mapping[str, 
     return owner.kind is ownership.Kind.OURS
 
 
+def pool_to_delete(meta: names.ObjectMeta, spec: BatchPoolSpec, status: Mapping[str, Any]) -> str | None:
+    """Finalizer: the pool status recorded, else this object's own; None when nothing was recorded
+    and the spec never had valid ARM ids (so nothing was ever created)."""
+    recorded = status.get("poolId")
+    if recorded:
+        return str(recorded)
+    return None if validate_pool_spec(spec) else pool_resource_id(meta, spec)
+
+
 def releases_when_refused(status: Mapping[str, Any], error: Classification | None) -> bool:
     """Finalizer: a read refused (403) when no pool was ever recorded (e.g. an accountId in a
     subscription the operator has no role in): holding the finalizer would only block deletion."""
