@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from azbatch_operator.api.batch_pool import NodeStateCounts
+from azbatch_operator.api.status import STATUS_MODELS, status_patch
 from tests.kube import Kubectl
 
 #: The apiserver alone judges these manifests: no operator serves iso-* namespaces, so status
@@ -425,6 +427,88 @@ def test_status_is_validated(kubectl: Kubectl, namespace: str) -> None:
     assert result.returncode != 0
     assert 'Unsupported value: "Maybe"' in result.stderr
     assert "lastTransitionTime: Required value" in result.stderr
+
+
+def _full_statuses() -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """(resource, name, status) per plural: every field of the kind's status model, as the status
+    writer sends it."""
+    states = dict.fromkeys(NodeStateCounts.model_fields, 1)
+    counts = NodeStateCounts.model_validate(states).to_wire()
+    operation = {
+        "type": "CreatePool",
+        "resourceId": f"{ACCOUNT}/pools/render",
+        "startedAt": "2026-01-01T00:00:00Z",
+    }
+    pool_status = {
+        "poolId": f"{ACCOUNT}/pools/render",
+        "operations": [operation],
+        "rollout": {
+            "phase": "Creating",
+            "strategy": "BlueGreen",
+            "fromImage": f"{COMPUTE}/images/a",
+            "toImage": f"{COMPUTE}/images/b",
+            "newPoolId": f"{ACCOUNT}/pools/render-b",
+            "oldPoolId": f"{ACCOUNT}/pools/render",
+            "startedAt": "2026-01-01T00:00:00Z",
+            "fields": ["spec.vmSize"],
+            "oldTargets": [600, 0],
+            "cause": "quota",
+            "failedGeneration": 2,
+            "pool": {"resizeAttempts": 1, "lastResizeError": {"code": "AllocationTimedOut"}},
+        },
+        "allocationState": "Steady",
+        "currentDedicatedNodes": 3,
+        "currentLowPriorityNodes": 0,
+        "targetDedicatedNodes": 4,
+        "targetLowPriorityNodes": 0,
+        "resizeAttempts": 1,
+        "lastResizeError": {
+            "code": "AllocationTimedOut",
+            "message": "m",
+            "time": "2026-01-01T00:00:00Z",
+            "azureTime": "2026-01-01T00:00:00.123Z",
+        },
+        "imageReference": f"{COMPUTE}/images/a",
+        "secretVersions": {"creds/token": "12"},
+        "accountPoolAllocationMode": "BatchService",
+        "nodeCounts": {"dedicated": counts, "lowPriority": counts},
+        "usableNodes": "3/4",
+        "nodeHealth": {"reason": "NodesUnusable", "since": "2026-01-01T00:00:00Z"},
+        "observedGeneration": 1,
+        "conditions": [{**READY, "observedGeneration": 1}],
+    }
+    image_status = {
+        "imageId": f"{COMPUTE}/images/render-node-v1",
+        "snapshotIds": [f"{COMPUTE}/snapshots/s-os"],
+        "galleryImageVersionId": f"{COMPUTE}/galleries/g/images/d/versions/1.0.0",
+        "targetRegions": ["westeurope"],
+        "provisioningState": "Succeeded",
+        "operations": [
+            {**operation, "type": "CreateImage", "resourceId": f"{COMPUTE}/images/render-node-v1"}
+        ],
+        "usedBy": [{"namespace": "ns", "name": "render"}],
+        "observedGeneration": 1,
+        "conditions": [{**READY, "observedGeneration": 1}],
+    }
+    return {
+        "batchpools": ("bp", "render", status_patch("batchpools", pool_status)),
+        "managedimages": ("mimg", "render-node-v1", status_patch("managedimages", image_status)),
+    }
+
+
+@pytest.mark.parametrize("plural", ["batchpools", "managedimages"])
+def test_every_status_field_the_operator_writes_is_kept(
+    kubectl: Kubectl, namespace: str, plural: str
+) -> None:
+    """Nothing the status writer sends is pruned by the apiserver (a field the CRD lacks would
+    vanish without an error)."""
+    resource, name, status = _full_statuses()[plural]
+    model = STATUS_MODELS[plural]
+    assert set(status) == {f.alias for f in model.model_fields.values()}, "the sample has every field"
+    kubectl.apply(pool() if plural == "batchpools" else image(), "-n", namespace)
+    patch_status(kubectl, namespace, resource, name, status)
+    stored = get(kubectl, namespace, resource, name)["status"]
+    assert {k: v for k, v in stored.items() if k != "kopf"} == status
 
 
 # --- printer columns, explain, categories, short names -------------------------------------

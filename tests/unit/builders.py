@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+from azbatch_operator.api.status import status_patch
 from azbatch_operator.reconcile.names import ObjectMeta
+from azbatch_operator.reconcile.plan import Plan
 
 SUB = "00000000-0000-0000-0000-000000000001"
 RG = f"/subscriptions/{SUB}/resourceGroups/images-rg"
@@ -87,3 +91,24 @@ def pool(
     if errors is not None:
         props["resizeOperationStatus"] = {"errors": errors}
     return {"id": f"{ACCOUNT_ID}/pools/render", "name": "render", "properties": props}
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """``patch`` applied to ``target`` as the apiserver applies a JSON merge patch (RFC 7386)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def written(plural: str, plan: Plan) -> Plan:
+    """``plan``, once its status and conditions passed through the status writer unchanged: every
+    field a planner writes is one the CRD has, of the CRD's type (the writer refuses others)."""
+    fields = {**plan.status, "conditions": list(plan.conditions)}
+    assert status_patch(plural, fields) == json.loads(json.dumps(fields))
+    return plan

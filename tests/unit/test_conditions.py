@@ -153,3 +153,13 @@ def test_bounded_keeps_a_message_of_exactly_the_limit_and_cuts_one_longer_to_the
     assert cut.startswith("y" * 100)
     assert cut.endswith(" … (truncated)")
     assert conditions.MESSAGE_MAX == 4096
+
+
+def test_holds_only_a_condition_of_that_type_with_status_true() -> None:
+    ready = conditions.ready(1, NOW)
+    assert conditions.holds(ready, conditions.READY)
+    assert not conditions.holds(ready, conditions.STALLED)  # there, but False
+    assert not conditions.holds(ready, conditions.IMAGE_SHARED)  # absent
+    unknown = conditions.condition(conditions.READY, None, Reason.WAITING, "?", 1, NOW)
+    assert not conditions.holds([unknown], conditions.READY)
+    assert not conditions.holds([], conditions.READY)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from azbatch_operator.azure.resources import Resources, WriteRefused
-from azbatch_operator.handlers import guard, runtime
+from azbatch_operator.handlers import guard
 
 pytestmark = pytest.mark.unit
 
@@ -50,12 +50,11 @@ class Clients:
 
 
 @pytest.fixture
-def leading() -> Any:
-    rt = SimpleNamespace(leading=asyncio.Event())
-    rt.leading.set()
-    runtime.install(rt)  # type: ignore[arg-type]
-    yield rt.leading
-    runtime._runtime = None
+def leading() -> asyncio.Event:
+    """This replica's leadership (the runtime's ``leading``): set, until a test clears it."""
+    flag = asyncio.Event()
+    flag.set()
+    return flag
 
 
 def body(deleting: bool = False) -> dict[str, Any]:
@@ -70,18 +69,18 @@ async def test_a_pass_sends_writes_only_while_leading_running_and_not_deleted(le
     resources = Resources(clients)  # type: ignore[arg-type]
     live = body()
     stopping = False
-    async with guard.reconcile_pass({}, live, lambda: stopping):  # type: ignore[arg-type]
+    async with guard.reconcile_pass({}, live, lambda: stopping, leading.is_set):  # type: ignore[arg-type]
         await resources.begin_create(SNAPSHOT, {"location": "westeurope"})
         assert clients.group.sent == ["PUT rg/snap"]
         # The object is deleted during the pass: the next write is refused before it is sent.
         live["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
         with pytest.raises(WriteRefused, match="being deleted"):
             await resources.begin_create(SNAPSHOT, {"location": "westeurope"})
-    async with guard.reconcile_pass({}, body(), lambda: True):  # type: ignore[arg-type]
+    async with guard.reconcile_pass({}, body(), lambda: True, leading.is_set):  # type: ignore[arg-type]
         with pytest.raises(WriteRefused, match="stopping"):
             await resources.begin_delete(SNAPSHOT)
     leading.clear()
-    async with guard.reconcile_pass({}, body(), lambda: stopping):  # type: ignore[arg-type]
+    async with guard.reconcile_pass({}, body(), lambda: stopping, leading.is_set):  # type: ignore[arg-type]
         with pytest.raises(WriteRefused, match="leader"):
             await resources.begin_create(SNAPSHOT, {})
     assert clients.group.sent == ["PUT rg/snap"]
@@ -90,7 +89,7 @@ async def test_a_pass_sends_writes_only_while_leading_running_and_not_deleted(le
 async def test_a_finalizer_sends_deletes_only_and_only_while_leading(leading: asyncio.Event) -> None:
     clients = Clients()
     resources = Resources(clients)  # type: ignore[arg-type]
-    async with guard.finalizer({}):
+    async with guard.finalizer({}, leading.is_set):
         await resources.begin_delete(SNAPSHOT)
         with pytest.raises(WriteRefused, match="only deletes"):
             await resources.begin_create(SNAPSHOT, {})
@@ -114,19 +113,19 @@ async def test_the_pass_and_the_finalizer_of_one_object_never_act_at_once(leadin
 
     async def reconcile() -> None:
         for _ in range(5):
-            async with guard.reconcile_pass(memo, body(), lambda: False):  # type: ignore[arg-type]
+            async with guard.reconcile_pass(memo, body(), lambda: False, leading.is_set):  # type: ignore[arg-type]
                 await act("pass")
 
     async def finalize() -> None:
         for _ in range(5):
-            async with guard.finalizer(memo):
+            async with guard.finalizer(memo, leading.is_set):
                 await act("finalizer")
 
     await asyncio.gather(reconcile(), finalize())
     assert overlaps == []
     # Another object's guard is its own.
     other: dict[str, Any] = {}
-    async with guard.finalizer(memo):
+    async with guard.finalizer(memo, leading.is_set):
         await asyncio.wait_for(guard.lock_of(other).acquire(), timeout=1)
 
 

@@ -7,10 +7,20 @@ import pytest
 from azbatch_operator.api import ManagedImageSpec
 from azbatch_operator.reconcile import arm_ids, names
 from azbatch_operator.reconcile.conditions import Reason
-from azbatch_operator.reconcile.image_delete import ObservedForDelete, plan_image_delete
+from azbatch_operator.reconcile.errors import classify
+from azbatch_operator.reconcile.image_delete import (
+    DELETING_SETTLE_SECONDS,
+    ObservedForDelete,
+    announcement,
+    plan_image_delete,
+    releases_when_refused,
+    snapshots_to_delete,
+    vm_to_read,
+)
+from azbatch_operator.reconcile.image_plan import ImageTargets, image_targets
 from azbatch_operator.reconcile.plan import DeleteResource, Plan, Release, Stall, Wait
 from azbatch_operator.settings import Settings
-from tests.unit.builders import META, NOW, RG, VM_ID, arm
+from tests.unit.builders import META, NOW, RG, SUB, VM_ID, arm, vm, written
 
 pytestmark = pytest.mark.unit
 
@@ -30,7 +40,9 @@ def run(
     spec: ManagedImageSpec = SPEC,
     status: dict[str, Any] | None = None,
 ) -> Plan:
-    return plan_image_delete(META, spec, status or {}, observed, used_by or [], NOW, Settings())
+    return written(
+        "managedimages", plan_image_delete(META, spec, status or {}, observed, used_by or [], NOW, Settings())
+    )
 
 
 def everything() -> ObservedForDelete:
@@ -122,3 +134,69 @@ def test_another_objects_resources_are_never_deleted() -> None:
     theirs = {names.OWNER_TAG: "other/img", names.UID_TAG: "uid-other"}
     observed = ObservedForDelete(gallery_version=arm(VER, tags=theirs), image=arm(IMG, tags=theirs))
     assert isinstance(run(observed, status={"imageId": IMG, "galleryImageVersionId": VER}).action, Release)
+
+
+# --- the finalizer's decisions around the planner (handlers/managed_image.py performs them) -------
+SNAPSHOT_SPEC = ManagedImageSpec.model_validate(
+    {
+        "resourceGroup": "images-rg",
+        "location": "westeurope",
+        "source": {"snapshots": {"osDisk": {"snapshotId": USER_SNAP, "osType": "Linux"}}},
+    }
+)
+FORBIDDEN = classify(403, "AuthorizationFailed", "no role")
+
+
+def targets(spec: ManagedImageSpec = SPEC) -> ImageTargets:
+    return image_targets(META, spec, Settings(default_subscription_id=SUB))
+
+
+def test_deleting_is_announced_once_before_the_first_azure_delete_and_never_for_orphan() -> None:
+    first = announcement(META, SPEC, False, NOW)
+    assert first is not None
+    written("managedimages", first)
+    assert first.requeue_after == DELETING_SETTLE_SECONDS
+    assert isinstance(first.action, Wait)
+    assert first.status == {"observedGeneration": META.generation, "usedBy": []}
+    ready = next(c for c in first.conditions if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", Reason.DELETING)
+    assert announcement(META, SPEC, True, NOW) is None
+    orphan = SPEC.model_copy(update={"deletion_policy": "Orphan"})
+    assert announcement(META, orphan, False, NOW) is None
+
+
+def test_the_vm_is_read_only_when_status_never_recorded_the_snapshots() -> None:
+    assert vm_to_read(targets(), {}) == VM_ID
+    assert vm_to_read(targets(), {"snapshotIds": [SNAP]}) is None
+    assert vm_to_read(targets(SNAPSHOT_SPEC), {}) is None
+
+
+def test_snapshots_to_delete_are_the_recorded_ones_plus_one_per_vm_disk_without_repeats() -> None:
+    t = targets()
+    os_snap, data0 = t.snapshot_id(META, None), t.snapshot_id(META, 0)
+    two_disks = vm(
+        properties={
+            "storageProfile": {"dataDisks": [{"lun": 0, "name": "d0"}, {"name": "no-lun"}, {"lun": 3}]}
+        }
+    )
+    # Nothing recorded (a crash before status): the OS disk's and each data disk's by LUN.
+    assert snapshots_to_delete(META, t, {}, two_disks) == [os_snap, data0, t.snapshot_id(META, 3)]
+    # The VM is gone: the OS disk's deterministic name still is.
+    assert snapshots_to_delete(META, t, {}, None) == [os_snap]
+    # Recorded: those, and the OS disk's once (case-insensitively), without asking the VM.
+    recorded = {"snapshotIds": [os_snap.upper(), data0]}
+    assert snapshots_to_delete(META, t, recorded, two_disks) == [os_snap.upper(), data0]
+    # A snapshot source: only what status recorded (the user's snapshots are never derived).
+    assert snapshots_to_delete(META, targets(SNAPSHOT_SPEC), {"snapshotIds": [SNAP]}, None) == [SNAP]
+    assert snapshots_to_delete(META, targets(SNAPSHOT_SPEC), {}, None) == []
+
+
+def test_a_refused_read_releases_the_finalizer_only_when_nothing_was_ever_built() -> None:
+    assert releases_when_refused(SNAPSHOT_SPEC, {}, FORBIDDEN)
+    assert not releases_when_refused(SNAPSHOT_SPEC, {}, None)
+    assert not releases_when_refused(SNAPSHOT_SPEC, {}, classify(404, "ResourceNotFound", "gone"))
+    assert not releases_when_refused(SNAPSHOT_SPEC, {}, classify(500, "InternalServerError", "x"))
+    assert not releases_when_refused(SNAPSHOT_SPEC, {"imageId": IMG}, FORBIDDEN)
+    assert not releases_when_refused(SNAPSHOT_SPEC, {"galleryImageVersionId": VER}, FORBIDDEN)
+    # A VM source: the operator took snapshots (billed, its own) before any image existed.
+    assert not releases_when_refused(SPEC, {}, FORBIDDEN)

@@ -21,7 +21,7 @@ from azbatch_operator.reconcile.plan import (
     Wait,
 )
 from azbatch_operator.settings import Settings
-from tests.unit.builders import GALLERY_ID, META, NOW, RG, SUB, VM_ID, arm, disk_id, vm
+from tests.unit.builders import GALLERY_ID, META, NOW, RG, SUB, VM_ID, arm, disk_id, vm, written
 
 pytestmark = pytest.mark.unit
 
@@ -52,7 +52,7 @@ def snaps(state: str = "Succeeded") -> dict[str, Any]:
 
 
 def plan(observed: ObservedImage, status: dict[str, Any] | None = None, s: ManagedImageSpec = SPEC) -> Plan:
-    return plan_image(META, s, status or {}, observed, NOW, SETTINGS)
+    return written("managedimages", plan_image(META, s, status or {}, observed, NOW, SETTINGS))
 
 
 def cond(p: Plan, type_: str = "Ready") -> dict[str, Any]:
@@ -227,3 +227,26 @@ def test_invalid_spec() -> None:
     no_sub = plan_image(META, SPEC, {}, ObservedImage(), NOW, Settings())
     assert isinstance(no_sub.action, Stall)
     assert "AZURE_SUBSCRIPTION_ID" in no_sub.action.message
+
+
+def test_what_is_read_before_planning_depends_on_the_source_and_the_gallery() -> None:
+    # VM source: one snapshot per disk the VM shows; none while the VM is missing.
+    assert T.snapshots_to_read(META, vm()) == [OS_SNAP, DATA_SNAP]
+    assert T.snapshots_to_read(META, None) == []
+    # Snapshot source: the user's, whatever the VM.
+    user_os = f"{RG}/providers/Microsoft.Compute/snapshots/users-os"
+    user_data = f"{RG}/providers/Microsoft.Compute/snapshots/users-data"
+    from_snaps = spec(
+        source={
+            "snapshots": {
+                "osDisk": {"snapshotId": user_os, "osType": "Linux"},
+                "dataDisks": [{"lun": 1, "snapshotId": user_data}],
+            }
+        }
+    )
+    targets = image_targets(META, from_snaps, SETTINGS)
+    assert targets.snapshots_to_read(META, None) == [user_os, user_data]
+    # The gallery's three ids, only with a gallery.
+    assert T.gallery_ids == (GALLERY_ID, f"{GALLERY_ID}/images/render-node", T.gallery_version_id)
+    no_gallery = image_targets(META, spec(gallery=None), SETTINGS)
+    assert no_gallery.gallery_ids is None

@@ -9,6 +9,7 @@ import pytest
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.reconcile import image_refs
 from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.image_limits import ImageLimitVerdict
 from azbatch_operator.reconcile.image_refs import ImageSummary, PoolClaim
 from azbatch_operator.settings import Settings
 from tests.unit.builders import ACCOUNT_ID, GALLERY_ID, RG
@@ -99,3 +100,17 @@ def test_claims_on_one_image_count_together_whatever_the_pool_names_it_by() -> N
     assert refused is not None
     assert not refused.fits
     assert image_refs.image_limit_verdict(meta, spec(REF), {}, None, others, images, settings) is None
+
+
+def test_a_pool_that_begins_sharing_its_image_wakes_the_others_on_it_once() -> None:
+    def verdict(*pools: str) -> ImageLimitVerdict:
+        return ImageLimitVerdict(True, "key", pools, 0, 0, 2500, 1000, "")
+
+    me = ("team-a", "render")
+    shared = verdict("team-a/render", "team-b/render", "team-a/other")
+    assert image_refs.sharers_to_wake(shared, False, me) == [("team-b", "render"), ("team-a", "other")]
+    # Already shared before this pass (the others were told), alone on the image, or no limit
+    # check at all (autoscale, no image): nothing to tell.
+    assert image_refs.sharers_to_wake(shared, True, me) is None
+    assert image_refs.sharers_to_wake(verdict("team-a/render"), False, me) is None
+    assert image_refs.sharers_to_wake(None, False, me) is None

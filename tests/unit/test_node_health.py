@@ -11,10 +11,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from azbatch_operator.api.batch_pool import FixedScale, ResizeRetry
+from azbatch_operator.api.status import status_patch
 from azbatch_operator.reconcile import conditions, node_health
 from azbatch_operator.reconcile.conditions import Reason, rfc3339
 from azbatch_operator.reconcile.node_health import NodeCounts, NodeSample, Thresholds, assess
-from azbatch_operator.reconcile.plan import Done, Plan, RemoveNodes, ResizePool, Stall, StopResize, Wait
+from azbatch_operator.reconcile.plan import (
+    AdoptPool,
+    CreatePool,
+    DeletePool,
+    Done,
+    Plan,
+    RemoveNodes,
+    ResizePool,
+    Stall,
+    StopResize,
+    Wait,
+)
 from azbatch_operator.reconcile.resize import PoolObservation, plan_resize
 from azbatch_operator.settings import Settings, SettingsError
 from tests.unit.builders import NOW
@@ -321,3 +333,65 @@ def test_settings_read_the_node_health_knobs_and_refuse_nonsense() -> None:
     ):
         with pytest.raises(SettingsError, match=next(iter(bad))):
             Settings.from_env(bad)
+
+
+def test_a_ready_message_grown_by_a_note_past_the_cap_is_written_within_it() -> None:
+    """The note is added after the condition was bounded: the status writer cuts it again."""
+    long_ready = Plan(
+        Done(), tuple(conditions.ready(1, NOW, Reason.SUCCEEDED, "x" * 10_000)), {"poolId": POOL}
+    )
+    note = node_health.forbidden_note("Account_ListPoolNodeCounts", "AuthorizationFailure")
+    out = node_health.apply(long_ready, node_health.HEALTHY, POOL, obs(), False, 1, NOW, S, note=note)
+    ready = conditions.find(out.conditions, conditions.READY)
+    assert ready is not None
+    assert len(ready["message"]) > conditions.MESSAGE_MAX
+    patch = status_patch("batchpools", {**out.status, "conditions": list(out.conditions)})
+    sent = next(c for c in patch["conditions"] if c["type"] == conditions.READY)
+    assert sent["message"] == conditions.bounded(ready["message"])
+    assert patch["nodeHealth"] is None
+
+
+def test_node_counts_are_written_as_the_crd_has_them() -> None:
+    v = assess(counts({"idle": 397, "startTaskFailed": 3}), [FAILED], T, None, None, NOW)
+    out = node_health.apply(ready_plan(), v, POOL, obs(), False, 1, NOW, S)
+    extra = {"nodeCounts": counts({"idle": 397, "startTaskFailed": 3}).to_status(), "usableNodes": "397/400"}
+    fields = {**out.status, **extra, "conditions": list(out.conditions)}
+    patch = status_patch("batchpools", fields)
+    assert patch["nodeCounts"]["dedicated"]["startTaskFailed"] == 3
+    assert patch["nodeCounts"]["lowPriority"]["total"] == 0
+    assert patch["nodeHealth"] == {"reason": Reason.START_TASK_FAILED, "since": rfc3339(NOW)}
+    assert patch == fields | {"conditions": [dict(c) for c in out.conditions]}
+
+
+def test_node_health_is_reviewed_only_for_a_pool_that_exists_and_stays() -> None:
+    steady = {"properties": {"provisioningState": "Succeeded", "allocationState": "steady"}}
+    deleting = {"properties": {"provisioningState": "Deleting"}}
+    assert node_health.reviewed(ready_plan(), steady)
+    assert not node_health.reviewed(ready_plan(), None)
+    assert not node_health.reviewed(ready_plan(), deleting)
+    assert not node_health.reviewed(Plan(Done(), ready_plan().conditions, {}), steady), "no poolId yet"
+    for action in (CreatePool(POOL, {}), AdoptPool(POOL), DeletePool(POOL)):
+        assert not node_health.reviewed(Plan(action, (), {"poolId": POOL}), steady), action
+
+
+def test_counts_and_usable_nodes_of_the_targets_are_added_to_the_plan() -> None:
+    plan = Plan(Done(), (), {"poolId": POOL, "targetDedicatedNodes": 300, "targetLowPriorityNodes": 100})
+    c = counts({"idle": 250, "running": 48, "startTaskFailed": 2}, {"running": 90, "preempted": 10})
+    out = node_health.with_counts(plan, c)
+    assert out.status["usableNodes"] == "388/400"
+    assert out.status["nodeCounts"] == c.to_status()
+    assert out.status["poolId"] == POOL
+    assert node_health.with_counts(Plan(Done(), (), {}), c).status["usableNodes"] == "388/0"
+
+
+def test_a_refused_data_plane_warns_on_ready_and_removes_stale_counts() -> None:
+    note = node_health.forbidden_note("Account_ListPoolNodeCounts", "AuthorizationFailure")
+    out = node_health.unknown(ready_plan(), POOL, obs(), False, 1, NOW, S, note)
+    assert out.status["nodeCounts"] is None
+    assert out.status["usableNodes"] is None
+    assert out.status["nodeHealth"] is None
+    ready = conditions.find(out.conditions, conditions.READY)
+    assert ready is not None
+    assert ready["message"].endswith(f"; warning: {note}")
+    assert isinstance(out.action, Done)
+    assert out.requeue_after == ready_plan().requeue_after

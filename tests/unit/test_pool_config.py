@@ -573,3 +573,24 @@ def test_our_pool_stripped_of_its_stamp_and_drifted_is_restored_in_one_patch() -
     sent = plan.action.params["properties"]
     assert {e["name"] for e in sent["metadata"]} == {"tier", names.OWNER_TAG, names.UID_TAG}
     assert "startTask" in sent
+
+
+def test_a_missing_or_unusable_secret_stalls_before_azure_and_names_only_the_secret() -> None:
+    meta = ObjectMeta("team-a", "cfg", "uid-1", 3)
+    settings = Settings(poll_fast_seconds=7, poll_slow_seconds=900)
+    missing = pool_config.secret_stall(meta, pool_config.MissingSecret("creds", "token"), NOW, settings)
+    assert isinstance(missing.action, Stall)
+    assert missing.action.reason == Reason.SECRET_NOT_FOUND
+    assert missing.requeue_after == 7, "a Secret may be created any moment: the fast poll"
+    assert missing.status == {"observedGeneration": 3}
+    assert missing.action.message.startswith(
+        "key 'token' of Secret 'creds' does not exist in namespace team-a:"
+    )
+    assert "create it (or fix the secretRef)" in missing.action.message
+    invalid = pool_config.secret_stall(
+        meta, pool_config.InvalidSecret("key 'k' is not UTF-8 text"), NOW, settings
+    )
+    assert isinstance(invalid.action, Stall)
+    assert invalid.action.reason == Reason.INVALID_SPEC
+    assert invalid.action.message == "key 'k' is not UTF-8 text"
+    assert invalid.requeue_after == 900

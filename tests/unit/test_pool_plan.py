@@ -7,6 +7,7 @@ import pytest
 
 from azbatch_operator.api import BatchPoolSpec
 from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.errors import classify
 from azbatch_operator.reconcile.image_limits import check_image_limits
 from azbatch_operator.reconcile.names import ObjectMeta, owner_tags
 from azbatch_operator.reconcile.plan import (
@@ -28,9 +29,11 @@ from azbatch_operator.reconcile.pool_plan import (
     plan_pool,
     plan_pool_delete,
     pool_resource_id,
+    pool_to_delete,
+    releases_when_refused,
 )
 from azbatch_operator.settings import Settings
-from tests.unit.builders import ACCOUNT_ID, GALLERY_ID, NOW, RG, pool
+from tests.unit.builders import ACCOUNT_ID, GALLERY_ID, NOW, RG, pool, written
 
 pytestmark = pytest.mark.unit
 
@@ -66,7 +69,7 @@ def run(
     limit: Any = None,
     now: datetime = NOW,
 ) -> Plan:
-    return plan_pool(META, s, status or {}, image, account, observed, limit, now, S)
+    return written("batchpools", plan_pool(META, s, status or {}, image, account, observed, limit, now, S))
 
 
 def ours(**kw: Any) -> dict[str, Any]:
@@ -339,3 +342,72 @@ def test_our_own_pool_not_yet_in_status_is_taken_up_without_adoption() -> None:
     p = run(ours(current=(0, 0), target=(800, 0)))
     assert not isinstance(p.action, (AdoptPool, Stall, CreatePool))
     assert p.status["poolId"] == POOL_ID
+
+
+def test_a_checked_image_carries_the_answer_and_what_was_known_of_it() -> None:
+    waiting = ResolvedImage(
+        VERSION,
+        ready=False,
+        reason=Reason.IMAGE_NOT_READY,
+        message="building",
+        location="westeurope",
+        target_regions=("westeurope", "northeurope"),
+    )
+    gone = waiting.checked(False)
+    assert gone == ResolvedImage(
+        VERSION, location="westeurope", target_regions=("westeurope", "northeurope"), exists=False
+    )
+    assert waiting.checked(True).exists is True
+    assert waiting.checked(True).ready
+
+
+def test_a_refused_read_releases_the_pool_finalizer_only_when_no_pool_was_recorded() -> None:
+    forbidden = classify(403, "AuthorizationFailed", "no role")
+    assert releases_when_refused({}, forbidden)
+    assert not releases_when_refused({"poolId": POOL_ID}, forbidden)
+    assert not releases_when_refused({}, None)
+    assert not releases_when_refused({}, classify(409, "Conflict", "busy"))
+    assert not releases_when_refused({}, classify(503, None))
+
+
+def test_a_user_given_image_is_read_once_for_its_location_and_regions() -> None:
+    given_id = ResolvedImage(VERSION)
+    assert given_id.unread
+    assert not ResolvedImage(None).unread
+    assert not ResolvedImage(VERSION, location="westeurope").unread
+    assert not ResolvedImage(VERSION, target_regions=("westeurope",)).unread
+    version = {
+        "location": "westeurope",
+        "properties": {
+            "publishingProfile": {"targetRegions": [{"name": "westeurope"}, {"name": "northeurope"}]}
+        },
+    }
+    assert given_id.as_read(version) == ResolvedImage(
+        VERSION, location="westeurope", target_regions=("westeurope", "northeurope"), exists=True
+    )
+    managed = given_id.as_read({"location": "westeurope", "properties": {}})
+    assert (managed.location, managed.target_regions, managed.exists) == ("westeurope", None, True)
+    gone = given_id.as_read(None)
+    assert (gone.ready, gone.reason, gone.exists) == (False, Reason.IMAGE_NOT_FOUND, False)
+    assert gone.message == f"image {VERSION} does not exist; check spec.image.id"
+
+
+def test_an_account_is_its_location_and_allocation_mode() -> None:
+    found = {"location": "westeurope", "properties": {"poolAllocationMode": "UserSubscription"}}
+    assert AccountInfo.from_arm(ACCOUNT_ID, found) == AccountInfo(
+        ACCOUNT_ID, "westeurope", "UserSubscription"
+    )
+    assert AccountInfo.from_arm(ACCOUNT_ID, {}) == AccountInfo(ACCOUNT_ID, "", None)
+
+
+def test_the_finalizer_deletes_the_recorded_pool_else_its_own_and_nothing_never_valid() -> None:
+    recorded = f"{ACCOUNT_ID}/pools/render-b"
+    assert pool_to_delete(META, SPEC, {"poolId": recorded}) == recorded
+    assert pool_to_delete(META, SPEC, {}) == POOL_ID
+    assert pool_to_delete(META, SPEC, {"poolId": ""}) == POOL_ID
+    never_valid = spec(
+        accountId="/subscriptions/../resourceGroups/x/providers/Microsoft.Batch/batchAccounts/a"
+    )
+    assert pool_to_delete(META, never_valid, {}) is None
+    # A pool once recorded is deleted even when the spec was later broken.
+    assert pool_to_delete(META, never_valid, {"poolId": recorded}) == recorded

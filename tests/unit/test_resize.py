@@ -13,7 +13,7 @@ from azbatch_operator.reconcile.image_limits import check_image_limits
 from azbatch_operator.reconcile.plan import CheckImage, Done, Plan, ResizePool, Stall, StopResize, Wait
 from azbatch_operator.reconcile.resize import PoolObservation, plan_resize
 from azbatch_operator.settings import Settings
-from tests.unit.builders import NOW
+from tests.unit.builders import NOW, written
 
 pytestmark = pytest.mark.unit
 
@@ -51,8 +51,11 @@ def run(
     retry: ResizeRetry = RETRY,
     limit: Any = None,
 ) -> Plan:
-    return plan_resize(
-        1, POOL, IMAGE, fixed, retry, {"resizeAttempts": attempts}, o, limit, image_exists, now, S
+    return written(
+        "batchpools",
+        plan_resize(
+            1, POOL, IMAGE, fixed, retry, {"resizeAttempts": attempts}, o, limit, image_exists, now, S
+        ),
     )
 
 

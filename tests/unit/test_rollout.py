@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from azbatch_operator.api import BatchPoolSpec
+from azbatch_operator.api.status import status_patch
 from azbatch_operator.reconcile import pool_diff, rollout
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.names import ObjectMeta
@@ -38,7 +39,7 @@ from azbatch_operator.reconcile.plan import (
 from azbatch_operator.reconcile.pool_plan import AccountInfo, ResolvedImage
 from azbatch_operator.reconcile.pool_update import DesiredConfig
 from azbatch_operator.settings import Settings
-from tests.unit.builders import ACCOUNT_ID, GALLERY_ID, NOW
+from tests.unit.builders import ACCOUNT_ID, GALLERY_ID, NOW, merge_patch
 
 pytestmark = pytest.mark.unit
 
@@ -205,12 +206,10 @@ class World:
             image = ResolvedImage(image_id, target_regions=("westeurope",), exists=not gone)
             plan = rollout.plan(meta, spec, self.status, image, ACCOUNT, pools, None, now, S, config)
         self.batch.apply(plan)
-        for key, value in plan.status.items():
-            if value is None:
-                self.status.pop(key, None)
-            else:
-                self.status[key] = copy.deepcopy(value)
-        self.status["conditions"] = list(plan.conditions)
+        # Written as the operator writes it (the status model's merge patch), kept as the
+        # apiserver keeps it (RFC 7386: nested objects merge, null removes).
+        patch = status_patch("batchpools", {**plan.status, "conditions": list(plan.conditions)})
+        self.status = merge_patch(self.status, patch)
         self.plans.append(plan)
         self.batch.tick()
         self.now_step += 1

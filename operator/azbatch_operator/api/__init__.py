@@ -4,6 +4,7 @@ Rule: imports nothing of the operator but itself, and no I/O library (checked by
 
 Parse what the apiserver gives with ``XxxSpec.model_validate(body["spec"])``; a
 ``pydantic.ValidationError`` there is an ``InvalidSpec`` condition (see ``describe_validation_error``).
+Write status only through ``status.status_patch``: the kind's status model, serialised by ``to_wire``.
 """
 
 from __future__ import annotations

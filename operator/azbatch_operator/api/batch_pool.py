@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from azbatch_operator.api.common import ApiModel, DeletionPolicy
+from azbatch_operator.api.common import (
+    ApiModel,
+    DeletionPolicy,
+    Operation,
+    StatusCondition,
+    StatusModel,
+    capped,
+)
 from azbatch_operator.api.durations import parse_duration
 
 NodeDeallocationOption = Literal["Requeue", "Terminate", "TaskCompletion", "RetainedData"]
@@ -147,28 +154,84 @@ class BatchPoolSpec(ApiModel):
     node_recovery: NodeRecovery | None = None
 
 
-class ResizeError(ApiModel):
-    code: str
-    message: str = ""
-    time: str
+class ResizeError(StatusModel):
+    code: str | None = None
+    #: Batch's message, cut to the CRD's maxLength.
+    message: Annotated[str, capped(32768)] | None = None
+    time: str | None = None
+    #: The pool's allocationStateTransitionTime when the failed resize ended (Azure's clock).
+    azure_time: str | None = None
 
 
-class BatchPoolStatus(ApiModel):
+class RolloutStatus(StatusModel):
+    """``status.rollout`` while ``updateStrategy`` carries out an empty-pool change (rollout.py)."""
+
+    phase: str | None = None
+    strategy: str | None = None
+    from_image: str | None = None
+    to_image: str | None = None
+    new_pool_id: str | None = None
+    old_pool_id: str | None = None
+    started_at: str | None = None
+    fields: tuple[str, ...] | None = None
+    #: The old pool's [dedicated, lowPriority] targets when the rollout started.
+    old_targets: tuple[int, ...] | None = None
+    cause: Annotated[str, capped(4096)] | None = None
+    failed_generation: int | None = None
+    #: The new pool's resize bookkeeping while it is created (the CRD keeps its fields as given).
+    pool: Json | None = None
+
+
+class NodeStateCounts(StatusModel):
+    """Nodes per state of one priority, as Account_ListPoolNodeCounts reports them."""
+
+    idle: int | None = None
+    running: int | None = None
+    starting: int | None = None
+    waiting_for_start_task: int | None = None
+    start_task_failed: int | None = None
+    unusable: int | None = None
+    preempted: int | None = None
+    leaving_pool: int | None = None
+    rebooting: int | None = None
+    reimaging: int | None = None
+    offline: int | None = None
+    creating: int | None = None
+    unknown: int | None = None
+    total: int | None = None
+
+
+class NodeCounts(StatusModel):
+    dedicated: NodeStateCounts | None = None
+    low_priority: NodeStateCounts | None = None
+
+
+class NodeHealth(StatusModel):
+    """While nodes are unhealthy: the reason (StartTaskFailed / NodesUnusable) and since when."""
+
+    reason: str | None = None
+    since: str | None = None
+
+
+class BatchPoolStatus(StatusModel):
+    """What the operator writes to a BatchPool's status: each field optional (None removes it)."""
+
     pool_id: str | None = None
+    operations: tuple[Operation, ...] | None = None
+    rollout: RolloutStatus | None = None
     allocation_state: str | None = None
     current_dedicated_nodes: int | None = None
     current_low_priority_nodes: int | None = None
     target_dedicated_nodes: int | None = None
     target_low_priority_nodes: int | None = None
-    resize_attempts: int = 0
+    resize_attempts: int | None = None
     last_resize_error: ResizeError | None = None
     image_reference: str | None = None
+    secret_versions: dict[str, str] | None = None
     account_pool_allocation_mode: str | None = None
-    #: From the Batch data plane: ``{dedicated: {idle, running, ..., total}, lowPriority: {...}}``.
-    node_counts: dict[str, dict[str, int]] | None = None
-    #: ``{reason, since}`` while nodes are unhealthy (StartTaskFailed / NodesUnusable).
+    #: From the Batch data plane.
+    node_counts: NodeCounts | None = None
     usable_nodes: str | None = None
-    node_health: dict[str, str] | None = None
+    node_health: NodeHealth | None = None
     observed_generation: int | None = None
-    conditions: tuple[dict[str, Any], ...] = ()
-    operations: tuple[dict[str, Any], ...] = ()
+    conditions: tuple[StatusCondition, ...] | None = None

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from azbatch_operator.api.common import ApiModel, DeletionPolicy, ObjectRef
+from azbatch_operator.api.common import (
+    ApiModel,
+    DeletionPolicy,
+    ObjectRef,
+    Operation,
+    StatusCondition,
+    StatusModel,
+)
 
 OsType = Literal["Linux", "Windows"]
 OsState = Literal["Generalized", "Specialized"]
@@ -109,16 +116,18 @@ class ManagedImageSpec(ApiModel):
         return sub
 
 
-class ManagedImageStatus(ApiModel):
+class ManagedImageStatus(StatusModel):
+    """What the operator writes to a ManagedImage's status: each field optional (None removes it)."""
+
     image_id: str | None = None
-    snapshot_ids: tuple[str, ...] = ()
+    snapshot_ids: tuple[str, ...] | None = None
     gallery_image_version_id: str | None = None
-    target_regions: tuple[str, ...] = ()
+    target_regions: tuple[str, ...] | None = None
     provisioning_state: str | None = None
-    used_by: tuple[ObjectRef, ...] = ()
+    operations: tuple[Operation, ...] | None = None
+    used_by: tuple[ObjectRef, ...] | None = None
     observed_generation: int | None = None
-    conditions: tuple[dict[str, Any], ...] = ()
-    operations: tuple[dict[str, Any], ...] = ()
+    conditions: tuple[StatusCondition, ...] | None = None
 
 
 def normalize_location(location: str) -> str:

@@ -14,6 +14,7 @@ from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.resources import WriteRefused
 from azbatch_operator.handlers import guard, loop, node_counts, report, runtime, secrets
+from azbatch_operator.handlers.runtime import Runtime
 from azbatch_operator.kube import GROUP, VERSION
 from azbatch_operator.reconcile import (
     conditions,
@@ -27,7 +28,6 @@ from azbatch_operator.reconcile import (
     rollout,
 )
 from azbatch_operator.reconcile.conditions import Reason
-from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import (
     AdoptPool,
     CheckImage,
@@ -56,42 +56,21 @@ def _meta(body: kopf.Body) -> names.ObjectMeta:
     return names.ObjectMeta(m["namespace"], m["name"], m.get("uid", ""), int(m.get("generation") or 1))
 
 
-async def describe_image(image: pool_plan.ResolvedImage) -> pool_plan.ResolvedImage:
+async def describe_image(rt: Runtime, image: pool_plan.ResolvedImage) -> pool_plan.ResolvedImage:
     """Fill location / replication regions for a user-given image id (needed for the S4 check)."""
-    if image.image_id is None or image.location is not None or image.target_regions is not None:
+    if not image.unread or image.image_id is None:
         return image
-    rt = runtime.get()
     image_id = image.image_id
     found = await rt.lookups.get(f"image:{image_id}", IMAGE_CACHE_SECONDS, lambda: rt.resources.get(image_id))
-    if found is None:
-        return pool_plan.ResolvedImage(
-            image.image_id,
-            ready=False,
-            reason=Reason.IMAGE_NOT_FOUND,
-            message=f"image {image.image_id} does not exist; check spec.image.id",
-            exists=False,
-        )
-    regions = ((found.get("properties") or {}).get("publishingProfile") or {}).get("targetRegions")
-    return pool_plan.ResolvedImage(
-        image.image_id,
-        location=found.get("location"),
-        target_regions=tuple(r.get("name", "") for r in regions) if regions else None,
-        exists=True,
-    )
+    return image.as_read(found)
 
 
-async def _account(account_id: str) -> pool_plan.AccountInfo | None:
+async def _account(rt: Runtime, account_id: str) -> pool_plan.AccountInfo | None:
     """The Batch account (location, allocation mode): one read shared by every pool on it."""
-    rt = runtime.get()
     found = await rt.lookups.get(
         f"account:{account_id}", ACCOUNT_CACHE_SECONDS, lambda: rt.resources.get(account_id)
     )
-    if found is None:
-        return None
-    props = found.get("properties") or {}
-    return pool_plan.AccountInfo(
-        account_id, str(found.get("location") or ""), props.get("poolAllocationMode")
-    )
+    return None if found is None else pool_plan.AccountInfo.from_arm(account_id, found)
 
 
 #: Batch's answers to a create with If-None-Match: * when the pool exists: after an SDK retry of our
@@ -99,26 +78,26 @@ async def _account(account_id: str) -> pool_plan.AccountInfo | None:
 _EXISTS_CODES = frozenset({"conditionnotmet", "preconditionfailed"})
 
 
-async def _perform(plan: Plan, body: kopf.Body, memo: Any) -> None:
+async def _perform(rt: Runtime, plan: Plan, body: kopf.Body, memo: Any) -> None:
     """Send the plan's write; the pool's next read then comes after it (read-your-writes)."""
     rid = getattr(plan.action, "resource_id", None)
     if rid is None or isinstance(plan.action, CheckImage):
         return
     try:
-        await _send(plan, body, memo)
+        await _send(rt, plan, body, memo)
     finally:
-        runtime.get().pool_listings().wrote(rid)
+        rt.pool_listings().wrote(rid)
 
 
-async def _send(plan: Plan, body: kopf.Body, memo: Any) -> None:
-    resources = runtime.get().resources
-    if await node_counts.perform(plan):  # issue 14: data-plane actions (retry resize, removeNodes)
+async def _send(rt: Runtime, plan: Plan, body: kopf.Body, memo: Any) -> None:
+    resources = rt.resources
+    if await node_counts.perform(rt, plan):  # issue 14: data-plane actions (retry resize, removeNodes)
         return
     match plan.action:
         case CreatePool(resource_id=rid, params=params):
-            await report.record_operations(PLURAL, body, memo, plan.status.get("operations") or [])
+            await report.record_operations(rt, PLURAL, body, memo, plan.status.get("operations") or [])
             try:
-                await report.sent_or_forgotten(PLURAL, body, memo, resources.create_pool(rid, params))
+                await report.sent_or_forgotten(rt, PLURAL, body, memo, resources.create_pool(rid, params))
             except AzureCallError as exc:
                 if exc.classification.code.lower() not in _EXISTS_CODES:
                     raise
@@ -137,7 +116,7 @@ async def _send(plan: Plan, body: kopf.Body, memo: Any) -> None:
             pass  # Wait, Done, Stall, Release (RemoveNodes: node_counts): nothing to call.
 
 
-async def security_preflight(spec: BatchPoolSpec, image_id: str) -> str | None:
+async def security_preflight(rt: Runtime, spec: BatchPoolSpec, image_id: str) -> str | None:
     """Read the image's gallery definition (cached) when the spec asks for trusted launch or a
     confidential VM, and say what does not fit; None when nothing is asked or all fits."""
     if not (spec.security_profile or {}).get("securityType"):
@@ -145,7 +124,6 @@ async def security_preflight(spec: BatchPoolSpec, image_id: str) -> str | None:
     definition_id = pool_config.gallery_definition_id(image_id)
     if definition_id is None:
         return None
-    rt = runtime.get()
     found = await rt.lookups.get(
         f"image:{definition_id}", IMAGE_CACHE_SECONDS, lambda: rt.resources.get(definition_id)
     )
@@ -153,33 +131,25 @@ async def security_preflight(spec: BatchPoolSpec, image_id: str) -> str | None:
 
 
 async def secret_values(
-    meta: names.ObjectMeta, spec: BatchPoolSpec, now: datetime
+    rt: Runtime, meta: names.ObjectMeta, spec: BatchPoolSpec, now: datetime
 ) -> tuple[pool_config.SecretValues | None, Plan | None]:
     """(the referenced Secret values, None), or (None, a Stall plan) when a referenced Secret is
     missing or unusable: nothing is sent to Azure until it is fixed.  Messages name Secrets, never
     values."""
-    settings = runtime.get().settings
-    gen = meta.generation
     try:
-        values = await secrets.read(meta.namespace, pool_config.secret_refs(spec))
+        values = await secrets.read(rt.kube, meta.namespace, pool_config.secret_refs(spec))
         # Resolve once with no image, so an unusable value (protectedSettings that are no JSON
         # object) is reported here too.
         pool_config.desired_pool(meta, spec, None, values)
         return values, None
-    except pool_config.MissingSecret as exc:
-        message = (
-            f"{exc} in namespace {meta.namespace}: create it (or fix the secretRef); the pool is "
-            "created or updated once every referenced Secret exists"
-        )
-        return None, stall_plan(gen, now, Reason.SECRET_NOT_FOUND, message, {}, polling.fast(settings))
-    except pool_config.InvalidSecret as exc:
-        return None, stall_plan(gen, now, Reason.INVALID_SPEC, str(exc), {}, polling.slow(settings))
+    except (pool_config.MissingSecret, pool_config.InvalidSecret) as exc:
+        return None, pool_config.secret_stall(meta, exc, now, rt.settings)
 
 
 async def reconcile_once(
     body: kopf.Body, memo: kopf.Memo, images: kopf.Index[Any, Any], claims: kopf.Index[Any, Any]
 ) -> float | None:
-    rt = runtime.get()
+    rt = runtime.of(memo)
     meta = _meta(body)
     now = datetime.now(UTC)
     # With our last status write over it: kopf's copy of the body may not show it yet (its watch
@@ -189,41 +159,41 @@ async def reconcile_once(
         spec = BatchPoolSpec.model_validate(dict(body["spec"]))
     except pydantic.ValidationError as exc:
         plan = invalid_spec_plan(meta.generation, now, api.describe_validation_error(exc))
-        await report.publish(PLURAL, body, plan.conditions, plan.status)
+        await report.publish(rt, PLURAL, body, plan.conditions, plan.status)
         return None
     problems = pool_plan.validate_pool_spec(spec)
     if problems:
         # Ids the CRD's rules let through but that are no ARM ids (e.g. "..", "?"): the pool's own id
         # cannot even be built from them, so say so before anything else is tried.
         plan = invalid_spec_plan(meta.generation, now, "; ".join(problems))
-        await report.publish(PLURAL, body, plan.conditions, plan.status)
+        await report.publish(rt, PLURAL, body, plan.conditions, plan.status)
         return None
     try:
         pool_id = pool_plan.pool_resource_id(meta, spec)
         # --- pool configuration (issue 12): the spec's Secrets first (before any Azure read: a
         # missing Secret costs no ARM call), the whole desired pool once the image is resolved.
-        values, blocked = await secret_values(meta, spec, now)
+        values, blocked = await secret_values(rt, meta, spec, now)
         if blocked is not None:
-            await report.publish(PLURAL, body, blocked.conditions, blocked.status)
+            await report.publish(rt, PLURAL, body, blocked.conditions, blocked.status)
             return blocked.requeue_after
         # --- rollout (issue 13): the serving pool may be <poolName>-b (reconcile/rollout.py).
         pool_id, other_id = rollout.pool_ids(pool_id, status)
-        account = await _account(spec.account_id)
+        account = await _account(rt, spec.account_id)
         image = image_refs.resolve_image(meta.namespace, spec, images)
         age = listing.max_age(memo.get("requeue"), rt.settings)
         pool = None
         if account is not None and not pool_plan.waits_unread(image, status):
             pool = await rt.pool_listings().get(pool_id, age, (meta.namespace, meta.name))
         if (pool is None or rollout.rollout_of(status) is not None) and image.ready:
-            image = await describe_image(image)
+            image = await describe_image(rt, image)
         # --- trusted launch (issue 12): securityProfile must fit the image before the create.
         if pool is None and image.ready and image.image_id is not None:
-            problem = await security_preflight(spec, image.image_id)
+            problem = await security_preflight(rt, spec, image.image_id)
             if problem is not None:
                 plan = stall_plan(
                     meta.generation, now, Reason.INVALID_SPEC, problem, {}, polling.slow(rt.settings)
                 )
-                await report.publish(PLURAL, body, plan.conditions, plan.status)
+                await report.publish(rt, PLURAL, body, plan.conditions, plan.status)
                 return plan.requeue_after
         verdict = image_refs.image_limit_verdict(
             body["metadata"], spec, status, image.image_id, claims.get(None, []), images, rt.settings
@@ -236,30 +206,26 @@ async def reconcile_once(
         pools = rollout.Pools(pool_id, pool, other_id, other)
         plan = rollout.plan(meta, spec, status, image, account, pools, verdict, now, rt.settings, config)
         if isinstance(plan.action, CheckImage):
-            exists = await rt.resources.get(plan.action.image_id) is not None
-            image = pool_plan.ResolvedImage(
-                image.image_id, location=image.location, target_regions=image.target_regions, exists=exists
-            )
+            image = image.checked(await rt.resources.get(plan.action.image_id) is not None)
             plan = rollout.plan(meta, spec, status, image, account, pools, verdict, now, rt.settings, config)
-        plan = await node_counts.review(plan, meta, spec, status, pool, now)
-        await _perform(plan, body, memo)
+        plan = await node_counts.review(rt, plan, meta, spec, status, pool, now)
+        await _perform(rt, plan, body, memo)
     except WriteRefused:
         return polling.fast(rt.settings)  # deleted, stopping or no longer leading: nothing to report
     except Exception as exc:
         attempt = int(memo.get("errors", 0))
         memo["errors"] = attempt + 1
-        conds, delay = report.error_plan(exc, meta.generation, now, attempt, "reconcile")
-        await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation})
+        conds, delay = report.error_plan(rt, exc, meta.generation, now, attempt, "reconcile")
+        await report.publish(rt, PLURAL, body, conds, {"observedGeneration": meta.generation})
         return delay
     memo["errors"] = 0
-    shared_before = conditions.find(status.get("conditions") or [], conditions.IMAGE_SHARED)
-    was_shared = shared_before is not None and shared_before["status"] == "True"
-    written = report.with_generation(plan, meta.generation)
-    merged = await report.publish(PLURAL, body, plan.conditions, written, plan.warnings)
-    guard.remember(memo, body, {**written, "conditions": merged})
-    if verdict is not None and verdict.shared and not was_shared and image.image_id is not None:
-        # Pools already at their target poll slowly: tell them about the newcomer soon (seed S5).
-        _nudge_sharers(image.image_id, verdict.pools, (meta.namespace, meta.name))
+    was_shared = conditions.holds(status.get("conditions") or [], conditions.IMAGE_SHARED)
+    status_fields = report.with_generation(plan, meta.generation)
+    written = await report.publish(rt, PLURAL, body, plan.conditions, status_fields, plan.warnings)
+    guard.remember(memo, body, written)
+    sharers = image_refs.sharers_to_wake(verdict, was_shared, (meta.namespace, meta.name))
+    if sharers is not None and image.image_id is not None:
+        _nudge_sharers(rt, image.image_id, sharers)
     return plan.requeue_after
 
 
@@ -269,25 +235,25 @@ async def reconcile_once(
 SHARER_NUDGE_QUIET_SECONDS = 5.0
 
 
-def _nudge_sharers(image_id: str, pools: Iterable[str], newcomer: tuple[str, str]) -> None:
-    named = (p.partition("/") for p in pools)
-    keys = [(PLURAL, ns, name) for ns, _, name in named if (ns, name) != newcomer]
-    runtime.get().wakers.nudge_when_quiet(f"sharers:{image_id.lower()}", keys, SHARER_NUDGE_QUIET_SECONDS)
+def _nudge_sharers(rt: Runtime, image_id: str, pools: Iterable[tuple[str, str]]) -> None:
+    keys = [(PLURAL, ns, name) for ns, name in pools]
+    rt.wakers.nudge_when_quiet(f"sharers:{image_id.lower()}", keys, SHARER_NUDGE_QUIET_SECONDS)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-async def wake_on_watch_event(*, body: kopf.Body, **_: Any) -> None:
+async def wake_on_watch_event(*, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Every watch event of the object wakes its sleeping loop to look at the new body. An indexer
     (it stores nothing: None is not indexed) rather than ``on.event``: kopf runs indexers on every
     event without an INFO log line each, and after it has put the new body in place."""
-    loop.body_changed(PLURAL, body)
+    loop.body_changed(memo, PLURAL, body)
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)
 async def pool_loop(
-    *, stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, logger: kopf.Logger, **kwargs: Any
+    *, stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
 ) -> None:
     """Reconcile until the pool is deleted or the operator stops; sleeps between Azure polls."""
+    rt = runtime.of(memo)
     managed_images: kopf.Index[Any, Any] = kwargs["managed_images"]
     pool_claims: kopf.Index[Any, Any] = kwargs["pool_claims"]
 
@@ -297,21 +263,22 @@ async def pool_loop(
         return delay
 
     async def unexpected(exc: BaseException) -> float:
-        return polling.fast(runtime.get().settings)
+        return polling.fast(rt.settings)
 
     await loop.run(PLURAL, stopped, body, logger, once, unexpected, memo)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
-async def pool_delete(*, body: kopf.Body, memo: Any, **_: Any) -> None:
+async def pool_delete(*, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Finalizer: Delete removes the pool in Azure and waits until it is gone; Orphan leaves it.
     Holds the object's guard, so it never acts while a reconcile pass (a create) is in flight."""
-    async with guard.finalizer(memo):
-        await _delete_once(body, memo)
+    rt = runtime.of(memo)
+    async with guard.finalizer(memo, rt.may_act):
+        await _delete_once(rt, body, memo)
 
 
-async def _delete_once(body: kopf.Body, memo: Any) -> None:
-    rt = runtime.require_leadership()
+async def _delete_once(rt: Runtime, body: kopf.Body, memo: Any) -> None:
+    runtime.require_leadership(rt)
     meta = _meta(body)
     now = datetime.now(UTC)
     status = guard.status_of(memo, body)
@@ -319,10 +286,9 @@ async def _delete_once(body: kopf.Body, memo: Any) -> None:
         spec = BatchPoolSpec.model_validate(dict(body["spec"]))
     except pydantic.ValidationError:
         return  # Never valid, so never created anything in Azure.
-    if not status.get("poolId") and pool_plan.validate_pool_spec(spec):
+    pool_id = pool_plan.pool_to_delete(meta, spec, status)
+    if pool_id is None:
         return  # Never valid either (no ARM ids), so nothing was created.
-    own_id = pool_plan.pool_resource_id(meta, spec) if not pool_plan.validate_pool_spec(spec) else None
-    pool_id = str(status.get("poolId") or own_id)
     try:
         # --- rollout (issue 13): a rollout's other pool goes first (reconcile/rollout.py).
         fast = rt.settings.poll_fast_seconds
@@ -330,28 +296,23 @@ async def _delete_once(body: kopf.Body, memo: Any) -> None:
         first = rollout.plan_delete_others(meta, spec, status, others, now, rt.settings)
         pool = await rt.pool_listings().get(pool_id, fast)
         plan = first or pool_plan.plan_pool_delete(meta, spec, status, pool, now, rt.settings, pool_id)
-        await _perform(plan, body, memo)
+        await _perform(rt, plan, body, memo)
     except Exception as exc:
-        if (
-            not status.get("poolId")
-            and isinstance(exc, AzureCallError)
-            and exc.classification.category is Category.FORBIDDEN
-        ):
-            # No pool was ever recorded and the operator cannot even read there (e.g. an accountId
-            # in a subscription it has no role in): holding the finalizer would only block deletion.
+        refused = exc.classification if isinstance(exc, AzureCallError) else None
+        if pool_plan.releases_when_refused(status, refused):
             return
         if isinstance(exc, WriteRefused):
             raise kopf.TemporaryError(str(exc), delay=polling.refused()) from exc
         attempt = int(memo.get("delete_errors", 0))
         memo["delete_errors"] = attempt + 1
-        conds, delay = report.error_plan(exc, meta.generation, now, attempt, "delete pool")
-        await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation})
+        conds, delay = report.error_plan(rt, exc, meta.generation, now, attempt, "delete pool")
+        await report.publish(rt, PLURAL, body, conds, {"observedGeneration": meta.generation})
         raise kopf.TemporaryError(f"deleting pool {pool_id}: {exc}", delay=delay) from exc
     if isinstance(plan.action, Release):
         metrics.forget_pool(meta.namespace, meta.name)
         rt.pool_listings().forget(pool_id)
         return
-    await report.publish(PLURAL, body, plan.conditions, report.with_generation(plan, meta.generation))
+    await report.publish(rt, PLURAL, body, plan.conditions, report.with_generation(plan, meta.generation))
     raise kopf.TemporaryError(
         f"waiting for pool {pool_id} to be deleted", delay=polling.or_fast(plan.requeue_after, rt.settings)
     )

@@ -21,7 +21,6 @@ from typing import Any
 import kopf
 
 from azbatch_operator.azure import resources
-from azbatch_operator.handlers import runtime
 
 _LOCK_KEY = "azbatch_guard"
 _PUBLISHED_KEY = "published"
@@ -41,11 +40,13 @@ def _deleting(body: kopf.Body) -> bool:
     return bool((body.get("metadata") or {}).get("deletionTimestamp"))
 
 
-def pass_gate(body: kopf.Body, stopped: Callable[[], bool]) -> resources.WriteGate:
+def pass_gate(
+    body: kopf.Body, stopped: Callable[[], bool], leading: Callable[[], bool]
+) -> resources.WriteGate:
     """For a reconcile pass: writes only while leading, running, and the object is not deleted."""
 
     def gate(operation: str, resource_id: str) -> str | None:
-        if not runtime.get().leading.is_set():
+        if not leading():
             return "this replica is no longer the leader"
         if stopped():
             return "the object's reconcile loop is stopping"
@@ -56,26 +57,33 @@ def pass_gate(body: kopf.Body, stopped: Callable[[], bool]) -> resources.WriteGa
     return gate
 
 
-def finalizer_gate(operation: str, resource_id: str) -> str | None:
+def finalizer_gate(leading: Callable[[], bool]) -> resources.WriteGate:
     """For a finalizer: deletes only, and only while leading."""
-    if not runtime.get().leading.is_set():
-        return "this replica is no longer the leader"
-    if not operation.endswith("_Delete"):
-        return "a finalizer only deletes"
-    return None
+
+    def gate(operation: str, resource_id: str) -> str | None:
+        if not leading():
+            return "this replica is no longer the leader"
+        if not operation.endswith("_Delete"):
+            return "a finalizer only deletes"
+        return None
+
+    return gate
 
 
 @contextlib.asynccontextmanager
-async def reconcile_pass(memo: Any, body: kopf.Body, stopped: Callable[[], bool]) -> AsyncIterator[None]:
+async def reconcile_pass(
+    memo: Any, body: kopf.Body, stopped: Callable[[], bool], leading: Callable[[], bool]
+) -> AsyncIterator[None]:
+    """``leading``: whether this replica may still act (the runtime's ``may_act``)."""
     async with lock_of(memo):
-        with resources.write_gate(pass_gate(body, stopped)):
+        with resources.write_gate(pass_gate(body, stopped, leading)):
             yield
 
 
 @contextlib.asynccontextmanager
-async def finalizer(memo: Any) -> AsyncIterator[None]:
+async def finalizer(memo: Any, leading: Callable[[], bool]) -> AsyncIterator[None]:
     async with lock_of(memo):
-        with resources.write_gate(finalizer_gate):
+        with resources.write_gate(finalizer_gate(leading)):
             yield
 
 

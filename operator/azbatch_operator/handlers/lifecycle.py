@@ -1,6 +1,7 @@
 """Operator start-up, Kubernetes login and probes: settings that apply to every handler.
 
-Order, as kopf runs it: the start-up handler builds the runtime and starts the election; kopf then
+Order, as kopf runs it: the start-up handler builds the runtime (kept in kopf's operator-wide
+``memo``, which kopf copies into every object's memo) and starts the election; kopf then
 logs in through `login`, and only after that does it watch, add finalizers, patch or post events.
 With leader election on, `login` returns only once this replica leads, so a standby makes no
 Kubernetes call through kopf at all (no finalizer logic, no writes), while its liveness endpoint
@@ -36,7 +37,7 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
 
 @kopf.on.startup()
-async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
+async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Keep kopf's bookkeeping out of the parts of objects a GitOps tool owns.
 
     kopf's default storages write annotations; annotations are user-owned metadata that
@@ -53,7 +54,7 @@ async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
     # The SDKs log every HTTP request at INFO (headers included): far too much for an operator.
     logging.getLogger("azure").setLevel(logging.WARNING)
     rt = await runtime.build(settings)
-    runtime.install(rt)
+    memo[runtime.MEMO_KEY] = rt
     metrics.serve(rt.settings.metrics_port)
     metrics.track_leadership(rt.leading.is_set)
     rt.start_election()
@@ -67,19 +68,22 @@ async def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 @kopf.on.cleanup()
-async def close(**_: Any) -> None:
+async def close(*, memo: kopf.Memo, **_: Any) -> None:
     """Close Azure and Kubernetes sessions so SIGTERM ends without warnings about open sockets."""
-    await runtime.uninstall()
+    rt = runtime.installed(memo)
+    if rt is not None:
+        await rt.close()
+        del memo[runtime.MEMO_KEY]
 
 
 @kopf.on.login(retries=None, backoff=2)
-async def login(**_: Any) -> kopf.AiohttpSession:
+async def login(*, memo: kopf.Memo, **_: Any) -> kopf.AiohttpSession:
     """kopf's credentials: the official client's login (kubeconfig with exec plugins, tokens,
     certificates; or the pod's service account), a fresh header per request, re-login on 401.
 
     kopf calls this again after a 401 it could not recover from: reload before answering.
     """
-    rt = runtime.get()
+    rt = runtime.of(memo)
     assert rt.login is not None
     if rt.elector is not None and not rt.leading.is_set():
         logger.info("standing by: kopf starts watching once this replica holds the leader Lease")
@@ -102,9 +106,9 @@ def ready(**_: Any) -> bool:
 
 
 @kopf.on.probe(id="election", errors=kopf.ErrorsMode.PERMANENT)
-def election(**_: Any) -> str:
+def election(*, memo: kopf.Memo, **_: Any) -> str:
     """Liveness fails when the leader election cannot run (its task died or stopped iterating)."""
-    rt = runtime.get()
+    rt = runtime.of(memo)
     if not rt.election_healthy():
         raise kopf.PermanentError("leader election is not running")
     if rt.elector is None:

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import kopf
 
@@ -31,17 +30,10 @@ CHANGE_CHECK_SECONDS = 0.5
 FINALIZER_CHECK_SECONDS = 1.0
 
 
-def nudge(kind: str, namespace: str, name: str) -> None:
-    """Wake the loop of another object now (e.g. pools waiting for an image that became Ready)."""
-    rt = runtime.installed()
-    if rt is not None:
-        rt.wakers.nudge((kind, namespace, name))
-
-
-def body_changed(kind: str, body: kopf.Body) -> None:
+def body_changed(memo: kopf.Memo, kind: str, body: kopf.Body) -> None:
     """A watch event of the object: its loop looks at the new body (kopf has put it in place
     before it runs indexers)."""
-    rt = runtime.installed()
+    rt = runtime.installed(memo)
     if rt is not None:
         meta = body.get("metadata", {})
         rt.wakers.changed((kind, meta.get("namespace", ""), meta.get("name", "")))
@@ -93,7 +85,7 @@ async def run(
     logger: logging.Logger | kopf.Logger,
     reconcile_once: Callable[[], Awaitable[float | None]],
     on_unexpected: Callable[[BaseException], Awaitable[float]],
-    memo: Any,
+    memo: kopf.Memo,
 ) -> None:
     """Drive `reconcile_once` until the daemon is stopped.
 
@@ -103,7 +95,7 @@ async def run(
     and every Azure write it sends is re-checked by the write gate.
     """
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-    rt = runtime.get()
+    rt = runtime.of(memo)
     while not rt.leading.is_set() and not stopped:
         # A standby replica watches (its indexes stay warm) but does not act.
         with contextlib.suppress(TimeoutError):
@@ -128,7 +120,7 @@ async def run(
             delay: float | None
             started = time.monotonic()
             try:
-                async with runtime.get().slots, guard.reconcile_pass(memo, body, lambda: bool(stopped)):
+                async with rt.slots, guard.reconcile_pass(memo, body, lambda: bool(stopped), rt.may_act):
                     if body.get("metadata", {}).get("deletionTimestamp"):
                         return  # deleted while this pass waited for a slot or for the finalizer
                     delay = await reconcile_once()
@@ -141,7 +133,6 @@ async def run(
                 metrics.RECONCILES.labels(kind, "error").inc()
                 delay = await on_unexpected(exc)
             metrics.RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
-            rt = runtime.get()
             await sleep_until_change(stopped, body, polling.next_wake(delay, rt.settings, rt.rng), waker)
     finally:
         wakers.release(key, waker)

@@ -17,10 +17,9 @@ from azbatch_operator.api.managed_image import ManagedImageSpec
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.resources import WriteRefused
 from azbatch_operator.handlers import guard, loop, report, runtime
+from azbatch_operator.handlers.runtime import Runtime
 from azbatch_operator.kube import GROUP, VERSION
-from azbatch_operator.reconcile import conditions, image_delete, image_plan, names, polling
-from azbatch_operator.reconcile.conditions import Reason
-from azbatch_operator.reconcile.errors import Category
+from azbatch_operator.reconcile import image_delete, image_plan, image_users, names, polling
 from azbatch_operator.reconcile.plan import (
     CreateGalleryVersion,
     CreateImage,
@@ -41,13 +40,6 @@ def _meta(body: kopf.Body) -> names.ObjectMeta:
     return names.ObjectMeta(m["namespace"], m["name"], m.get("uid", ""), int(m.get("generation") or 1))
 
 
-#: status.usedBy holds at most this many pools (the CRD's maxItems); the finalizer counts them all.
-USED_BY_MAX = 1000
-#: After the finalizer has published Deleting, how long the watch is given to deliver pools applied
-#: just before (they are then seen as users) before the first Azure delete.
-DELETING_SETTLE_SECONDS = 2.0
-
-
 @dataclass(frozen=True)
 class Users:
     """The indexes that say which BatchPools hold a ManagedImage (see handlers/indexes.py)."""
@@ -60,67 +52,35 @@ class Users:
         return cls(kwargs["pools_by_image"], kwargs["pools_by_image_id"])
 
     def of_image(self, namespace: str, name: str, status: Mapping[str, Any]) -> list[str]:
-        """Pools naming the image by managedImageRef, or by image.id as one of the ids its status
-        carries (image, gallery version, or the version's definition: "latest")."""
-        found = set(self.by_ref.get((namespace, name), []))
-        ids = [status.get("imageId"), status.get("galleryImageVersionId")]
-        version = status.get("galleryImageVersionId")
-        if version and "/versions/" in str(version).lower():
-            ids.append(str(version)[: str(version).lower().rindex("/versions/")])
-        for image_id in ids:
-            if image_id:
-                found.update(self.by_id.get(str(image_id).lower(), []))
-        return sorted(found)
+        """Pools holding the image (reconcile/image_users.py)."""
+        return image_users.holders(self.by_ref, self.by_id, namespace, name, status)
 
 
-def _refs(pools: list[str]) -> list[dict[str, str]]:
-    return [{"namespace": p.split("/", 1)[0], "name": p.split("/", 1)[1]} for p in pools[:USED_BY_MAX]]
-
-
-async def _get_many(ids: list[str]) -> dict[str, Mapping[str, Any] | None]:
-    resources = runtime.get().resources
+async def _get_many(rt: Runtime, ids: list[str]) -> dict[str, Mapping[str, Any] | None]:
+    resources = rt.resources
     found = await asyncio.gather(*(resources.get(i) for i in ids))
     return {i.lower(): f for i, f in zip(ids, found, strict=True)}
 
 
 async def observe(
-    meta: names.ObjectMeta, targets: image_plan.ImageTargets, status: Mapping[str, Any]
+    rt: Runtime, meta: names.ObjectMeta, targets: image_plan.ImageTargets, status: Mapping[str, Any]
 ) -> image_plan.ObservedImage:
     """GET what the planner looks at; skip what an existing image makes irrelevant."""
-    resources = runtime.get().resources
+    resources = rt.resources
     image = await resources.get(targets.image_id)
-    vm = None
-    snapshot_ids: list[str] = list(targets.source_snapshot_ids)
-    if image is None and targets.vm_id is not None:
-        vm = await resources.get(targets.vm_id)
-        if vm is not None:
-            luns = [
-                d.get("lun")
-                for d in (vm.get("properties") or {}).get("storageProfile", {}).get("dataDisks") or []
-            ]
-            snapshot_ids = [
-                targets.snapshot_id(meta, None),
-                *(targets.snapshot_id(meta, int(lun)) for lun in luns),
-            ]
-    snapshots = await _get_many(snapshot_ids) if image is None else {}
-    gallery = definition = version = None
-    if (
-        targets.gallery_id
-        and targets.gallery_definition_id
-        and targets.gallery_version_id
-        and image is not None
-    ):
-        found = await _get_many(
-            [targets.gallery_id, targets.gallery_definition_id, targets.gallery_version_id]
-        )
-        gallery = found[targets.gallery_id.lower()]
-        definition = found[targets.gallery_definition_id.lower()]
-        version = found[targets.gallery_version_id.lower()]
-    return image_plan.ObservedImage(vm, snapshots, image, gallery, definition, version)
+    if image is None:
+        vm = await resources.get(targets.vm_id) if targets.vm_id is not None else None
+        snapshots = await _get_many(rt, targets.snapshots_to_read(meta, vm))
+        return image_plan.ObservedImage(vm, snapshots, image)
+    if targets.gallery_ids is None:
+        return image_plan.ObservedImage(image=image)
+    found = await _get_many(rt, list(targets.gallery_ids))
+    gallery, definition, version = (found[i.lower()] for i in targets.gallery_ids)
+    return image_plan.ObservedImage(None, {}, image, gallery, definition, version)
 
 
-async def _perform(plan: Plan, body: kopf.Body, memo: Any) -> None:
-    resources = runtime.get().resources
+async def _perform(rt: Runtime, plan: Plan, body: kopf.Body, memo: Any) -> None:
+    resources = rt.resources
     match plan.action:
         case (
             CreateSnapshot(resource_id=rid, params=params)
@@ -129,8 +89,8 @@ async def _perform(plan: Plan, body: kopf.Body, memo: Any) -> None:
             | CreateGalleryVersion(resource_id=rid, params=params)
         ):
             # Recorded before the PUT: a finalizer that does not see the resource yet waits for it.
-            await report.record_operations(PLURAL, body, memo, plan.status.get("operations") or [])
-            await report.sent_or_forgotten(PLURAL, body, memo, resources.begin_create(rid, params))
+            await report.record_operations(rt, PLURAL, body, memo, plan.status.get("operations") or [])
+            await report.sent_or_forgotten(rt, PLURAL, body, memo, resources.begin_create(rid, params))
         case UpdateGalleryReplication(resource_id=rid, params=params):
             await resources.begin_update(rid, params)
         case DeleteResource(resource_id=rid):
@@ -147,109 +107,91 @@ def _parse(body: kopf.Body, meta: names.ObjectMeta, now: datetime) -> ManagedIma
 
 
 async def reconcile_once(body: kopf.Body, memo: kopf.Memo, pools: Users) -> float | None:
-    rt = runtime.get()
+    rt = runtime.of(memo)
     meta = _meta(body)
     now = datetime.now(UTC)
     status = guard.status_of(memo, body)
-    users = _refs(pools.of_image(meta.namespace, meta.name, status))
+    users = image_users.used_by(pools.of_image(meta.namespace, meta.name, status))
     spec = _parse(body, meta, now)
     if isinstance(spec, Plan):
-        await report.publish(PLURAL, body, spec.conditions, {**spec.status, "usedBy": users})
+        await report.publish(rt, PLURAL, body, spec.conditions, {**spec.status, "usedBy": users})
         return None
     try:
         targets = image_plan.image_targets(meta, spec, rt.settings)
-        observed = await observe(meta, targets, status)
+        observed = await observe(rt, meta, targets, status)
         plan = image_plan.plan_image(meta, spec, status, observed, now, rt.settings)
-        await _perform(plan, body, memo)
+        await _perform(rt, plan, body, memo)
     except WriteRefused:
         return polling.fast(rt.settings)  # deleted, stopping or no longer leading: nothing to report
     except ValueError as exc:
-        conds = conditions.stalled(meta.generation, now, Reason.INVALID_SPEC, str(exc))
-        await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation, "usedBy": users})
-        return None
+        invalid = invalid_spec_plan(meta.generation, now, str(exc))
+        await report.publish(rt, PLURAL, body, invalid.conditions, {**invalid.status, "usedBy": users})
+        return invalid.requeue_after
     except Exception as exc:
         attempt = int(memo.get("errors", 0))
         memo["errors"] = attempt + 1
-        conds, delay = report.error_plan(exc, meta.generation, now, attempt, "reconcile")
-        await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation, "usedBy": users})
+        conds, delay = report.error_plan(rt, exc, meta.generation, now, attempt, "reconcile")
+        await report.publish(
+            rt, PLURAL, body, conds, {"observedGeneration": meta.generation, "usedBy": users}
+        )
         return delay
     memo["errors"] = 0
-    was_ready = report.is_ready(status.get("conditions") or [])
-    written = {**report.with_generation(plan, meta.generation), "usedBy": users}
-    merged = await report.publish(PLURAL, body, plan.conditions, written)
-    guard.remember(memo, body, {**written, "conditions": merged})
-    if report.is_ready(plan.conditions) and not was_ready:
+    status_fields = {**report.with_generation(plan, meta.generation), "usedBy": users}
+    written = await report.publish(rt, PLURAL, body, plan.conditions, status_fields)
+    guard.remember(memo, body, written)
+    if image_users.became_ready(status.get("conditions") or [], plan.conditions):
         for pool in pools.of_image(meta.namespace, meta.name, plan.status):
             ns, name = pool.split("/", 1)
-            loop.nudge("batchpools", ns, name)
-    if users != status.get("usedBy"):
-        # Pools come and go without touching this object: look at the index again soon.
-        return polling.soon(plan.requeue_after, rt.settings)
-    return plan.requeue_after
+            rt.wakers.nudge(("batchpools", ns, name))
+    return image_users.requeue_after(plan.requeue_after, users, status, rt.settings)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-async def wake_on_watch_event(*, body: kopf.Body, **_: Any) -> None:
+async def wake_on_watch_event(*, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Every watch event of the object wakes its sleeping loop to look at the new body. An indexer
     (it stores nothing: None is not indexed) rather than ``on.event``: kopf runs indexers on every
     event without an INFO log line each, and after it has put the new body in place."""
-    loop.body_changed(PLURAL, body)
+    loop.body_changed(memo, PLURAL, body)
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)
 async def image_loop(
-    *, stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, logger: kopf.Logger, **kwargs: Any
+    *, stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
 ) -> None:
     """Reconcile until the image is deleted or the operator stops; sleeps between Azure polls."""
+    rt = runtime.of(memo)
     pools = Users.of(kwargs)
 
     async def once() -> float | None:
         return await reconcile_once(body, memo, pools)
 
     async def unexpected(exc: BaseException) -> float:
-        return polling.fast(runtime.get().settings)
+        return polling.fast(rt.settings)
 
     await loop.run(PLURAL, stopped, body, logger, once, unexpected, memo)
 
 
-async def _snapshots_to_delete(
-    meta: names.ObjectMeta, targets: image_plan.ImageTargets, status: Mapping[str, Any]
-) -> list[str]:
-    """Snapshot ids to look at when deleting: those in status, plus (VM source) the deterministic
-    names of one per VM disk, so a crash before status recorded them leaks nothing. Only the ones
-    tagged with this object's uid are ever deleted (user-supplied snapshots are left alone)."""
-    recorded = list(status.get("snapshotIds") or [])
-    ids = list(recorded)
-    if targets.vm_id is not None:
-        ids.append(targets.snapshot_id(meta, None))
-        if not recorded:  # status never recorded the data disks: ask the VM which LUNs it has
-            vm = await runtime.get().resources.get(targets.vm_id)
-            disks = ((vm or {}).get("properties") or {}).get("storageProfile", {}).get("dataDisks") or []
-            ids.extend(targets.snapshot_id(meta, int(d["lun"])) for d in disks if d.get("lun") is not None)
-    seen: dict[str, str] = {}
-    for sid in ids:
-        seen.setdefault(sid.lower(), sid)
-    return list(seen.values())
-
-
 @kopf.on.delete(GROUP, VERSION, PLURAL)
-async def image_delete_handler(*, body: kopf.Body, memo: Any, logger: kopf.Logger, **kwargs: Any) -> None:
+async def image_delete_handler(
+    *, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
+) -> None:
     """Finalizer: wait for every pool using the image, then delete version, image, snapshots.
 
     Waiting for users happens here, in memory (the indexes), without an Azure call and without
     kopf's ERROR line per retry; the planner's requeue bounds each wait. Before the first Azure
     delete the image publishes Deleting (pools then see it as unusable) and reads its users again.
     """
+    rt = runtime.of(memo)
     pools = Users.of(kwargs)
     announced = False
     while True:
-        async with guard.finalizer(memo):
-            waiting = await _delete_step(body, memo, pools, announced)
+        async with guard.finalizer(memo, rt.may_act):
+            waiting = await _delete_step(rt, body, memo, pools, announced)
         if waiting is None:
             return
         users, seconds = waiting
         if users:
-            await _wait_for_users(body, memo, pools, users, seconds, logger)
+            await _wait_for_users(rt, body, memo, pools, users, seconds, logger)
         else:
             # Deleting is published: let the watch deliver pools applied a moment before, so they
             # are seen as users before anything is deleted.
@@ -258,26 +200,31 @@ async def image_delete_handler(*, body: kopf.Body, memo: Any, logger: kopf.Logge
 
 
 async def _wait_for_users(
-    body: kopf.Body, memo: Any, pools: Users, users: list[str], seconds: float, logger: kopf.Logger
+    rt: Runtime,
+    body: kopf.Body,
+    memo: Any,
+    pools: Users,
+    users: list[str],
+    seconds: float,
+    logger: kopf.Logger,
 ) -> None:
     """Until the set of pools using the image changes (in-memory index reads) or ``seconds`` pass."""
     meta = _meta(body)
-    shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
-    logger.info(f"deletion waits for {len(users)} BatchPool(s) using the image: {shown}")
+    logger.info(f"deletion waits for {len(users)} BatchPool(s) using the image: {image_users.shown(users)}")
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        runtime.require_leadership()
+        runtime.require_leadership(rt)
         if pools.of_image(meta.namespace, meta.name, guard.status_of(memo, body)) != users:
             return
         await asyncio.sleep(loop.CHANGE_CHECK_SECONDS)
 
 
 async def _delete_step(
-    body: kopf.Body, memo: Any, pools: Users, announced: bool
+    rt: Runtime, body: kopf.Body, memo: Any, pools: Users, announced: bool
 ) -> tuple[list[str], float] | None:
     """One step of the deletion: None when the finalizer may be released, else (users, seconds to
     wait) -- users non-empty while pools hold the image."""
-    rt = runtime.require_leadership()
+    runtime.require_leadership(rt)
     meta = _meta(body)
     now = datetime.now(UTC)
     status = guard.status_of(memo, body)
@@ -290,52 +237,49 @@ async def _delete_step(
         plan = image_delete.plan_image_delete(
             meta, spec, status, image_delete.ObservedForDelete(), users, now, rt.settings
         )
-        await _publish_deleting(body, memo, plan, users)
+        await _publish_deleting(rt, body, memo, plan, users)
         return users, plan.requeue_after or polling.slow(rt.settings)
-    if not announced and spec.deletion_policy != "Orphan":
-        conds = conditions.deleting(meta.generation, now, "no BatchPool uses the image; deleting it")
-        written: dict[str, Any] = {"observedGeneration": meta.generation, "usedBy": []}
-        merged = await report.publish(PLURAL, body, conds, written)
-        guard.remember(memo, body, {"usedBy": [], "conditions": merged})
-        return [], DELETING_SETTLE_SECONDS
+    announce = image_delete.announcement(meta, spec, announced, now)
+    if announce is not None:
+        guard.remember(
+            memo, body, await report.publish(rt, PLURAL, body, announce.conditions, announce.status)
+        )
+        return [], polling.or_fast(announce.requeue_after, rt.settings)
     try:
         targets = image_plan.image_targets(meta, spec, rt.settings)
-        snapshot_ids = await _snapshots_to_delete(meta, targets, status)
+        vm_id = image_delete.vm_to_read(targets, status)
+        vm = await rt.resources.get(vm_id) if vm_id else None
+        snapshot_ids = image_delete.snapshots_to_delete(meta, targets, status, vm)
         observed = image_delete.ObservedForDelete(
             gallery_version=await rt.resources.get(targets.gallery_version_id)
             if targets.gallery_version_id
             else None,
             image=await rt.resources.get(targets.image_id),
-            snapshots=await _get_many(snapshot_ids),
+            snapshots=await _get_many(rt, snapshot_ids),
         )
         plan = image_delete.plan_image_delete(meta, spec, status, observed, users, now, rt.settings)
-        await _perform(plan, body, memo)
+        await _perform(rt, plan, body, memo)
     except Exception as exc:
-        if (
-            isinstance(exc, AzureCallError)
-            and exc.classification.category is Category.FORBIDDEN
-            and not status.get("imageId")
-            and not status.get("galleryImageVersionId")
-            and spec.source.virtual_machine is None
-        ):
-            # Nothing was ever built (no image, no version; snapshots are the user's) and the
-            # operator cannot even read there: holding the finalizer would only block deletion.
+        refused = exc.classification if isinstance(exc, AzureCallError) else None
+        if image_delete.releases_when_refused(spec, status, refused):
             return None
         if isinstance(exc, WriteRefused):
             raise kopf.TemporaryError(str(exc), delay=polling.refused()) from exc
         attempt = int(memo.get("delete_errors", 0))
         memo["delete_errors"] = attempt + 1
-        conds, delay = report.error_plan(exc, meta.generation, now, attempt, "delete image")
-        await report.publish(PLURAL, body, conds, {"observedGeneration": meta.generation})
+        conds, delay = report.error_plan(rt, exc, meta.generation, now, attempt, "delete image")
+        await report.publish(rt, PLURAL, body, conds, {"observedGeneration": meta.generation})
         raise kopf.TemporaryError(f"deleting image: {exc}", delay=delay) from exc
     if isinstance(plan.action, Release):
         metrics.forget_object(PLURAL, meta.namespace, meta.name)
         return None
-    await _publish_deleting(body, memo, plan, users)
+    await _publish_deleting(rt, body, memo, plan, users)
     return [], polling.or_fast(plan.requeue_after, rt.settings)
 
 
-async def _publish_deleting(body: kopf.Body, memo: Any, plan: Plan, users: list[str]) -> None:
-    written = {**report.with_generation(plan, _meta(body).generation), "usedBy": _refs(users)}
-    merged = await report.publish(PLURAL, body, plan.conditions, written)
-    guard.remember(memo, body, {**written, "conditions": merged})
+async def _publish_deleting(rt: Runtime, body: kopf.Body, memo: Any, plan: Plan, users: list[str]) -> None:
+    status_fields = {
+        **report.with_generation(plan, _meta(body).generation),
+        "usedBy": image_users.used_by(users),
+    }
+    guard.remember(memo, body, await report.publish(rt, PLURAL, body, plan.conditions, status_fields))

@@ -14,20 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azbatch_operator import metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.api.durations import parse_duration
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.dataplane import DataPlane
-from azbatch_operator.handlers import runtime
-from azbatch_operator.reconcile import arm_ids, lro, names, node_health
+from azbatch_operator.reconcile import arm_ids, names, node_health
 from azbatch_operator.reconcile.errors import Category
-from azbatch_operator.reconcile.plan import AdoptPool, CreatePool, DeletePool, Plan, RemoveNodes, ResizePool
+from azbatch_operator.reconcile.plan import Plan, RemoveNodes, ResizePool
 from azbatch_operator.reconcile.resize import PoolObservation
+
+if TYPE_CHECKING:
+    from azbatch_operator.handlers.runtime import Runtime
 
 Json = dict[str, Any]
 #: Same key and lifetime as the BatchPool handler's account read, so both share one GET.
@@ -76,8 +78,7 @@ class NodeCountsBatcher:
         self._snapshots.pop(endpoint.lower(), None)
 
 
-async def account_endpoint(account_id: str) -> str | None:
-    rt = runtime.get()
+async def account_endpoint(rt: Runtime, account_id: str) -> str | None:
     found = await rt.lookups.get(
         f"account:{account_id}", ACCOUNT_CACHE_SECONDS, lambda: rt.resources.get(account_id)
     )
@@ -86,6 +87,7 @@ async def account_endpoint(account_id: str) -> str | None:
 
 
 async def review(
+    rt: Runtime,
     plan: Plan,
     meta: names.ObjectMeta,
     spec: BatchPoolSpec,
@@ -94,18 +96,11 @@ async def review(
     now: datetime,
 ) -> Plan:
     """Add status.nodeCounts and the node-health verdict to the plan of an existing pool."""
-    rt = runtime.get()
     batcher = rt.node_counts
-    pool_id = plan.status.get("poolId")
-    if (
-        batcher is None
-        or pool is None
-        or not pool_id
-        or isinstance(plan.action, (CreatePool, AdoptPool, DeletePool))
-        or lro.state_of(pool) is lro.State.DELETING
-    ):
+    if batcher is None or pool is None or not node_health.reviewed(plan, pool):
         return plan
-    endpoint = await account_endpoint(spec.account_id)
+    pool_id = str(plan.status["poolId"])
+    endpoint = await account_endpoint(rt, spec.account_id)
     if endpoint is None:
         return plan
     obs = PoolObservation.from_arm(pool)
@@ -114,19 +109,9 @@ async def review(
     settings = rt.settings
     snap = await batcher.get(endpoint)
     if snap.forbidden is not None:
-        warned = node_health.apply(
-            plan,
-            node_health.HEALTHY,
-            pool_id,
-            obs,
-            autoscale,
-            meta.generation,
-            now,
-            settings,
-            note=snap.forbidden,
+        return node_health.unknown(
+            plan, pool_id, obs, autoscale, meta.generation, now, settings, snap.forbidden
         )
-        # Counts from before the refusal would be stale: remove them rather than show old numbers.
-        return replace(warned, status={**warned.status, "nodeCounts": None, "usableNodes": None})
     if snap.counts is None:
         return plan
     pool_name = arm_ids.parse(pool_id).names[-1]
@@ -146,22 +131,17 @@ async def review(
         plan, verdict, pool_id, obs, autoscale, meta.generation, now, settings, dealloc
     )
     metrics.set_node_states(meta.namespace, meta.name, counts.to_status())
-    target = int(planned.status.get("targetDedicatedNodes") or 0) + int(
-        planned.status.get("targetLowPriorityNodes") or 0
-    )
-    extra = {"nodeCounts": counts.to_status(), "usableNodes": f"{counts.usable}/{target}"}
-    return replace(planned, status={**planned.status, **extra})
+    return node_health.with_counts(planned, counts)
 
 
-async def perform(plan: Plan) -> bool:
+async def perform(rt: Runtime, plan: Plan) -> bool:
     """Send a data-plane action; False when the caller should use the management plane instead."""
-    rt = runtime.get()
     batcher = rt.node_counts
     match plan.action:
         case RemoveNodes(resource_id=rid, node_ids=ids, node_deallocation_option=dealloc):
             if batcher is None or not ids:
                 return True
-            endpoint = await account_endpoint(str(arm_ids.parse(rid).parent))
+            endpoint = await account_endpoint(rt, str(arm_ids.parse(rid).parent))
             if endpoint is None:
                 return True
             await batcher.data_plane.remove_nodes(endpoint, arm_ids.parse(rid).names[-1], ids, dealloc)
@@ -169,7 +149,7 @@ async def perform(plan: Plan) -> bool:
             return True
         case ResizePool(retry=True) as action if batcher is not None:
             pool_rid = arm_ids.parse(action.resource_id)
-            endpoint = await account_endpoint(str(pool_rid.parent))
+            endpoint = await account_endpoint(rt, str(pool_rid.parent))
             if endpoint is None or (await batcher.get(endpoint)).forbidden is not None:
                 return False
             try:

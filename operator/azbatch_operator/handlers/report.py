@@ -8,27 +8,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import Any
 
 import kopf
 
 from azbatch_operator import metrics
+from azbatch_operator.api.status import status_patch
 from azbatch_operator.azure.calls import AzureCallError
-from azbatch_operator.handlers import guard, runtime
+from azbatch_operator.handlers import guard
+from azbatch_operator.handlers.runtime import Runtime
 from azbatch_operator.kube import StatusRejected
-from azbatch_operator.reconcile import conditions, errors, polling
+from azbatch_operator.reconcile import conditions, failures
 from azbatch_operator.reconcile.conditions import Condition
-from azbatch_operator.reconcile.errors import Category
 from azbatch_operator.reconcile.plan import Plan
 
 logger = logging.getLogger(__name__)
-
-
-def is_ready(conds: Iterable[Condition]) -> bool:
-    ready = conditions.find(conds, conditions.READY)
-    return ready is not None and ready["status"] == "True"
 
 
 def _changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -46,47 +42,48 @@ def _headline(conds: list[Condition]) -> tuple[str, str, str] | None:
 
 
 async def publish(
+    rt: Runtime,
     plural: str,
     body: kopf.Body,
     new_conditions: tuple[Condition, ...] | list[Condition],
     status: Mapping[str, Any],
     warnings: tuple[str, ...] = (),
-) -> list[Condition]:
-    """Patch status (if changed) and post events for transitions; returns the merged conditions."""
+) -> dict[str, Any]:
+    """Patch status (if changed) and post events for transitions; returns the status written:
+    ``status`` with the merged conditions, as the kind's status model sends them."""
     old_status: Mapping[str, Any] = body.get("status") or {}
     old_conditions: list[Condition] = list(old_status.get("conditions") or [])
     merged = conditions.merge(old_conditions, list(new_conditions))
-    new_status = {**status, "conditions": merged}
+    written = status_patch(plural, {**status, "conditions": merged})
     meta = body["metadata"]
-    if _changed(old_status, new_status):
+    if _changed(old_status, written):
         try:
-            await runtime.get().status.patch_status(plural, meta["namespace"], meta["name"], new_status)
+            await rt.status.patch_status(plural, meta["namespace"], meta["name"], written)
         except StatusRejected as exc:
-            _report_rejection(body, exc)
+            _report_rejection(rt.rejections, body, exc)
             raise
     before, after = _headline(old_conditions), _headline(merged)
     metrics.RECONCILES.labels(plural, after[1] if after else "Unknown").inc()
     metrics.set_conditions(plural, meta["namespace"], meta["name"], merged)
     if plural == "batchpools":
-        metrics.set_pool(meta["namespace"], meta["name"], {**old_status, **new_status})
+        metrics.set_pool(meta["namespace"], meta["name"], {**old_status, **written})
     if after is not None and (before is None or before[:2] != after[:2]):
         type_, reason, message = after
         kind = "Warning" if type_ == conditions.STALLED else "Normal"
         kopf.event(body, type=kind, reason=reason, message=message)
-        shared_before = conditions.find(old_conditions, conditions.IMAGE_SHARED)
-        if warnings and (shared_before is None or shared_before["status"] != "True"):
+        if warnings and not conditions.holds(old_conditions, conditions.IMAGE_SHARED):
             for warning in warnings:
                 kopf.warn(body, reason=conditions.Reason.IMAGE_SHARED, message=warning)
-    return merged
+    return written
 
 
 #: The same rejection of one object is reported as an event at most this often (the pass retries).
 REJECTION_EVENT_SECONDS = 300.0
-_rejections: dict[tuple[str, str], float] = {}
 
 
-def _report_rejection(body: kopf.Body, exc: StatusRejected) -> None:
-    """A status the apiserver refuses is never swallowed: logged with its reason, and an event."""
+def _report_rejection(reported: dict[tuple[str, str], float], body: kopf.Body, exc: StatusRejected) -> None:
+    """A status the apiserver refuses is never swallowed: logged with its reason, and an event
+    (``reported``: when each rejection was last posted, the runtime's)."""
     meta = body["metadata"]
     logger.warning(
         "status patch of %s/%s rejected by the apiserver: %s %s: %s",
@@ -98,53 +95,45 @@ def _report_rejection(body: kopf.Body, exc: StatusRejected) -> None:
     )
     key = (str(meta.get("uid", "")), exc.reason)
     now = time.monotonic()
-    if now - _rejections.get(key, -REJECTION_EVENT_SECONDS) >= REJECTION_EVENT_SECONDS:
-        if len(_rejections) > 10_000:
-            _rejections.clear()
-        _rejections[key] = now
+    if now - reported.get(key, -REJECTION_EVENT_SECONDS) >= REJECTION_EVENT_SECONDS:
+        if len(reported) > 10_000:
+            reported.clear()
+        reported[key] = now
         message = f"the apiserver rejected the status update ({exc.code} {exc.reason}): {exc.detail}"
         kopf.event(body, type="Warning", reason="StatusUpdateRejected", message=message[:1024])
 
 
 def error_plan(
-    exc: BaseException, generation: int, now: datetime, attempt: int, action: str
+    rt: Runtime, exc: BaseException, generation: int, now: datetime, attempt: int, action: str
 ) -> tuple[list[Condition], float]:
-    """Conditions and a retry delay for a failure the planners never saw (a failed Azure call)."""
-    settings = runtime.get().settings
-    if not isinstance(exc, AzureCallError):
-        # Not Azure's answer but our own failure (a bug, a lost connection to the apiserver): say
-        # so plainly and retry with backoff; the operator log has the traceback.
-        message = (
-            f"{action} failed unexpectedly: {type(exc).__name__}: {exc}; retrying (see the operator log)"
+    """Conditions and a retry delay for a failure the planners never saw (reconcile/failures.py)."""
+    if isinstance(exc, AzureCallError):
+        return failures.azure_failure(
+            exc.classification, exc.operation, generation, now, attempt, rt.settings, rt.rng
         )
-        logger.error("%s failed unexpectedly", action, exc_info=exc)
-        retry_in = polling.backoff(attempt, settings, runtime.get().rng)
-        return conditions.progressing(generation, now, conditions.Reason.TRANSIENT_ERROR, message), retry_in
-    classification = exc.classification
-    message = errors.describe(classification, exc.operation)
-    delay = polling.after_error(classification, attempt, settings, runtime.get().rng)
-    if classification.category in (Category.THROTTLED, Category.RETRIABLE):
-        conds = conditions.progressing(generation, now, classification.reason, message)
-    else:
-        conds = conditions.stalled(generation, now, classification.reason, message)
-    return conds, polling.slow(settings) if delay is None else delay
+    logger.error("%s failed unexpectedly", action, exc_info=exc)  # the traceback, for the log only
+    return failures.own_failure(action, exc, generation, now, attempt, rt.settings, rt.rng)
 
 
 def with_generation(plan: Plan, generation: int) -> dict[str, Any]:
     return {**plan.status, "observedGeneration": generation}
 
 
-async def record_operations(plural: str, body: kopf.Body, memo: Any, operations: list[Any]) -> None:
+async def record_operations(
+    rt: Runtime, plural: str, body: kopf.Body, memo: Any, operations: list[Any]
+) -> None:
     """Write the Azure write about to be sent into ``status.operations`` first: a finalizer (this
     replica's, or after a crash the next leader's) then waits for it instead of releasing the object
     over a resource still to come."""
     meta = body["metadata"]
-    written = {"operations": operations}
-    await runtime.get().status.patch_status(plural, meta["namespace"], meta["name"], written)
+    written = status_patch(plural, {"operations": operations})
+    await rt.status.patch_status(plural, meta["namespace"], meta["name"], written)
     guard.remember(memo, body, written)
 
 
-async def sent_or_forgotten(plural: str, body: kopf.Body, memo: Any, call: Awaitable[Any]) -> None:
+async def sent_or_forgotten(
+    rt: Runtime, plural: str, body: kopf.Body, memo: Any, call: Awaitable[Any]
+) -> None:
     """Await a recorded create; when Azure's answer proves nothing was created (a terminal
     refusal, a throttle), forget the record again so neither deletion nor the next attempt waits
     for it."""
@@ -152,5 +141,5 @@ async def sent_or_forgotten(plural: str, body: kopf.Body, memo: Any, call: Await
         await call
     except AzureCallError as exc:
         if exc.classification.nothing_done:
-            await record_operations(plural, body, memo, [])
+            await record_operations(rt, plural, body, memo, [])
         raise

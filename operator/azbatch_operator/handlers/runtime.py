@@ -1,4 +1,9 @@
-"""What every handler shares for the life of the operator process, built once at start-up."""
+"""What every handler shares for the life of the operator process, built once at start-up.
+
+The start-up handler (handlers/lifecycle.py) builds one :class:`Runtime` and puts it in kopf's
+operator-wide ``memo``; kopf hands every handler, daemon and index a shallow copy of that memo, so
+each finds the same object with :func:`of` and passes it on to the helpers that need it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import logging
 import os
 import random
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +63,10 @@ class Runtime:
     pools: PoolListings | None = None
     #: Node counts per Batch account from the data plane; None when AZBATCH_DATA_PLANE is off.
     node_counts: NodeCountsBatcher | None = None
+    #: Lists the accounts of steady pools once per listing age (handlers/pool_listings.py).
     drift_listings: asyncio.Task[None] | None = None
+    #: When each (object uid, reason) of a rejected status patch was last posted as an event.
+    rejections: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def pool_listings(self) -> PoolListings:
         """The shared pool reads (built on first use where a test made the runtime by hand)."""
@@ -97,38 +106,29 @@ class Runtime:
         await self.azure.close()
 
 
-_runtime: Runtime | None = None
+#: The key of the runtime in kopf's memo (operator-wide, copied into every object's memo).
+MEMO_KEY = "runtime"
 
 
-def get() -> Runtime:
-    if _runtime is None:
+def of(memo: Mapping[str, Any]) -> Runtime:
+    """The runtime from kopf's ``memo`` (retried by kopf if a handler runs before start-up)."""
+    found = memo.get(MEMO_KEY)
+    if found is None:
         raise kopf.TemporaryError("operator runtime not initialised yet", delay=1)
-    return _runtime
+    assert isinstance(found, Runtime)
+    return found
 
 
-def installed() -> Runtime | None:
+def installed(memo: Mapping[str, Any]) -> Runtime | None:
     """The runtime, or None before start-up (for handlers that have nothing to do without it)."""
-    return _runtime
+    found = memo.get(MEMO_KEY)
+    return found if isinstance(found, Runtime) else None
 
 
-def require_leadership() -> Runtime:
+def require_leadership(rt: Runtime) -> None:
     """For one-shot handlers (finalizers): a standby replica leaves the work to the leader."""
-    rt = get()
     if not rt.leading.is_set():
         raise kopf.TemporaryError("standing by: another replica is the leader", delay=polling.refused())
-    return rt
-
-
-def install(runtime: Runtime) -> None:
-    global _runtime
-    _runtime = runtime
-
-
-async def uninstall() -> None:
-    global _runtime
-    if _runtime is not None:
-        await _runtime.close()
-        _runtime = None
 
 
 def step_down() -> None:
@@ -163,9 +163,8 @@ async def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
 
         data_plane = DataPlane(azure.credential, azure.cloud.name)
         node_counts = NodeCountsBatcher(data_plane, settings.node_counts_age)
-    from azbatch_operator.handlers import loop
-
     resources = Resources(azure, budget)
+    wakers = Wakers()
     return Runtime(
         settings,
         azure,
@@ -178,9 +177,10 @@ async def build(kopf_settings: kopf.OperatorSettings, **_: Any) -> Runtime:
         slots=asyncio.Semaphore(settings.max_workers),
         finalizer=kopf_settings.persistence.finalizer,
         node_counts=node_counts,
+        wakers=wakers,
         pools=PoolListings(
             resources,
-            lambda reader: loop.nudge("batchpools", *reader),
+            lambda reader: wakers.nudge(("batchpools", *reader)),
             wake_slower_than=settings.poll_fast_seconds,
         ),
     )

@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 
-from azbatch_operator.handlers import runtime
+from azbatch_operator.kube import KubeApi
 from azbatch_operator.reconcile import pool_config
 
 
-async def read(namespace: str, refs: tuple[pool_config.SecretKey, ...]) -> pool_config.SecretValues:
+async def read(
+    kube: KubeApi, namespace: str, refs: tuple[pool_config.SecretKey, ...]
+) -> pool_config.SecretValues:
     """The values of ``refs`` (raises MissingSecret for the first Secret or key that is absent)."""
-    kube = runtime.get().kube
     values: dict[pool_config.SecretKey, str] = {}
     versions: dict[str, str] = {}
     documents: dict[str, dict[str, str]] = {}

@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypedDict
 
+from azbatch_operator.api.common import MESSAGE_MAX as MESSAGE_MAX
+from azbatch_operator.api.common import bounded as bounded
+
 READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
@@ -80,15 +83,6 @@ def parse_rfc3339(text: str) -> datetime:
     """Inverse of :func:`rfc3339`; also accepts ARM's fractional seconds and ``+00:00`` offsets."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-#: A condition message never exceeds this (the CRD allows 32768; a status, an event and a
-#: `kubectl get` column stay readable). Longer text (a long Azure error) is cut with a marker.
-MESSAGE_MAX = 4096
-
-
-def bounded(message: str, limit: int = MESSAGE_MAX) -> str:
-    return message if len(message) <= limit else f"{message[: limit - 15]} … (truncated)"
 
 
 def condition(
@@ -160,3 +154,9 @@ def merge(existing: Iterable[Condition], new: Sequence[Condition]) -> list[Condi
 
 def find(conditions: Iterable[Condition], type_: str) -> Condition | None:
     return next((c for c in conditions if c.get("type") == type_), None)
+
+
+def holds(conditions: Iterable[Condition], type_: str) -> bool:
+    """The condition of ``type_`` is there with status True."""
+    found = find(conditions, type_)
+    return found is not None and found["status"] == "True"

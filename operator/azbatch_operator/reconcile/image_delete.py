@@ -23,8 +23,14 @@ from typing import Any
 from azbatch_operator.api.managed_image import ManagedImageSpec
 from azbatch_operator.reconcile import conditions, lro, names, polling
 from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.errors import Category, Classification
+from azbatch_operator.reconcile.image_plan import ImageTargets
 from azbatch_operator.reconcile.plan import DeleteResource, Plan, Release, Wait, stall_plan
 from azbatch_operator.settings import Settings
+
+#: After the finalizer has published Deleting, how long the watch is given to deliver pools applied
+#: just before (they are then seen as users) before the first Azure delete.
+DELETING_SETTLE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,63 @@ def plan_image_delete(
         Release("all Azure resources created for this image are deleted"),
         tuple(conditions.deleting(gen, now, "Azure resources deleted; releasing")),
         {"observedGeneration": gen, "operations": []},
+    )
+
+
+def announcement(
+    meta: names.ObjectMeta, spec: ManagedImageSpec, announced: bool, now: datetime
+) -> Plan | None:
+    """Before the first Azure delete (policy Delete, no pool holding the image): publish Deleting,
+    so pools see the image as unusable, and wait ``DELETING_SETTLE_SECONDS`` for the watch to
+    deliver pools applied a moment before.  None once announced, or with policy Orphan."""
+    if announced or spec.deletion_policy == "Orphan":
+        return None
+    gen = meta.generation
+    return Plan(
+        Wait(DELETING_SETTLE_SECONDS, Reason.DELETING),
+        tuple(conditions.deleting(gen, now, "no BatchPool uses the image; deleting it")),
+        {"observedGeneration": gen, "usedBy": []},
+        DELETING_SETTLE_SECONDS,
+    )
+
+
+def vm_to_read(targets: ImageTargets, status: Mapping[str, Any]) -> str | None:
+    """The VM to read before ``snapshots_to_delete``: only when status never recorded the
+    snapshots (the VM says which LUNs it has)."""
+    return None if status.get("snapshotIds") else targets.vm_id
+
+
+def snapshots_to_delete(
+    meta: names.ObjectMeta,
+    targets: ImageTargets,
+    status: Mapping[str, Any],
+    vm: Mapping[str, Any] | None,
+) -> list[str]:
+    """Snapshot ids to look at when deleting: those in status, plus (VM source) the deterministic
+    names of one per VM disk (``vm``: read when ``vm_to_read`` names it), so a crash before status recorded
+    them leaks nothing. Only the ones tagged with this object's uid are ever deleted (user-supplied
+    snapshots are left alone)."""
+    recorded = list(status.get("snapshotIds") or [])
+    ids = list(recorded)
+    if targets.vm_id is not None:
+        ids.extend(targets.vm_snapshot_ids(meta, None if recorded else vm))
+    seen: dict[str, str] = {}
+    for sid in ids:
+        seen.setdefault(sid.lower(), sid)
+    return list(seen.values())
+
+
+def releases_when_refused(
+    spec: ManagedImageSpec, status: Mapping[str, Any], error: Classification | None
+) -> bool:
+    """A read or delete refused (403) when nothing was ever built (no image, no version recorded;
+    snapshots are the user's): holding the finalizer would only block the deletion."""
+    return (
+        error is not None
+        and error.category is Category.FORBIDDEN
+        and not status.get("imageId")
+        and not status.get("galleryImageVersionId")
+        and spec.source.virtual_machine is None
     )
 
 

@@ -60,6 +60,26 @@ class ImageTargets:
             )
         )
 
+    def vm_snapshot_ids(self, meta: names.ObjectMeta, vm: Mapping[str, Any] | None) -> list[str]:
+        """Ids of the snapshots the operator takes of the VM's disks: the OS disk's, then one per
+        data disk the VM shows (by LUN)."""
+        disks = ((vm or {}).get("properties") or {}).get("storageProfile", {}).get("dataDisks") or []
+        luns = (int(d["lun"]) for d in disks if d.get("lun") is not None)
+        return [self.snapshot_id(meta, None), *(self.snapshot_id(meta, lun) for lun in luns)]
+
+    def snapshots_to_read(self, meta: names.ObjectMeta, vm: Mapping[str, Any] | None) -> list[str]:
+        """The snapshots to look at while no image exists: one per disk of the VM once it is read
+        (VM source), else the user's (snapshot source; none while the VM is missing)."""
+        return self.vm_snapshot_ids(meta, vm) if vm is not None else list(self.source_snapshot_ids)
+
+    @property
+    def gallery_ids(self) -> tuple[str, str, str] | None:
+        """Gallery, image definition and version ids (read once an image exists); None without a
+        gallery."""
+        if self.gallery_id and self.gallery_definition_id and self.gallery_version_id:
+            return self.gallery_id, self.gallery_definition_id, self.gallery_version_id
+        return None
+
 
 @dataclass(frozen=True)
 class ObservedImage:

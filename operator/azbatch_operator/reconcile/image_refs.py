@@ -225,3 +225,15 @@ def image_limit_verdict(
     return admission.admit(
         me, [*others, *retiring], settings.image_max_dedicated_nodes, settings.image_max_low_priority_nodes
     )
+
+
+def sharers_to_wake(
+    verdict: image_limits.ImageLimitVerdict | None, was_shared: bool, newcomer: tuple[str, str]
+) -> list[tuple[str, str]] | None:
+    """Seed S5: when this pool (``newcomer``, namespace and name) has just begun sharing its image,
+    the other pools on it, as (namespace, name): those already at their target poll slowly and
+    are told soon.  None when there is nothing to tell."""
+    if verdict is None or not verdict.shared or was_shared:
+        return None
+    named = (p.partition("/") for p in verdict.pools)
+    return [(ns, name) for ns, _, name in named if (ns, name) != newcomer]

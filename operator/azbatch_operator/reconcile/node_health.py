@@ -25,9 +25,20 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from azbatch_operator.reconcile import conditions, polling
+from azbatch_operator.reconcile import conditions, lro, polling
 from azbatch_operator.reconcile.conditions import Reason, parse_rfc3339, rfc3339
-from azbatch_operator.reconcile.plan import Done, Plan, RemoveNodes, ResizePool, Stall, StopResize, Wait
+from azbatch_operator.reconcile.plan import (
+    AdoptPool,
+    CreatePool,
+    DeletePool,
+    Done,
+    Plan,
+    RemoveNodes,
+    ResizePool,
+    Stall,
+    StopResize,
+    Wait,
+)
 from azbatch_operator.reconcile.resize import PoolObservation
 from azbatch_operator.settings import Settings
 
@@ -233,6 +244,42 @@ def forbidden_note(operation: str, code: str) -> str:
         "with Microsoft.Batch/batchAccounts/pools/read and .../pools/write) and let it reach the "
         "account endpoint; management-plane reconciling goes on meanwhile"
     )
+
+
+def reviewed(plan: Plan, pool: Mapping[str, Any] | None) -> bool:
+    """Node health is looked at for the plan of a pool that exists and stays: not while it is
+    created, adopted or deleted."""
+    return (
+        pool is not None
+        and bool(plan.status.get("poolId"))
+        and not isinstance(plan.action, (CreatePool, AdoptPool, DeletePool))
+        and lro.state_of(pool) is not lro.State.DELETING
+    )
+
+
+def with_counts(plan: Plan, counts: NodeCounts) -> Plan:
+    """``status.nodeCounts``, and ``usableNodes`` (idle and running nodes of the pool's targets)."""
+    target = int(plan.status.get("targetDedicatedNodes") or 0) + int(
+        plan.status.get("targetLowPriorityNodes") or 0
+    )
+    extra = {"nodeCounts": counts.to_status(), "usableNodes": f"{counts.usable}/{target}"}
+    return replace(plan, status={**plan.status, **extra})
+
+
+def unknown(
+    plan: Plan,
+    pool_id: str,
+    obs: PoolObservation,
+    autoscale: bool,
+    gen: int,
+    now: datetime,
+    settings: Settings,
+    note: str,
+) -> Plan:
+    """The data plane refused the operator: node health is unknown, Ready carries ``note``, and
+    counts from before the refusal are removed rather than shown stale."""
+    warned = apply(plan, HEALTHY, pool_id, obs, autoscale, gen, now, settings, note=note)
+    return replace(warned, status={**warned.status, "nodeCounts": None, "usableNodes": None})
 
 
 def _grows(target: tuple[int | None, int | None], current: tuple[int, int]) -> bool:

@@ -20,10 +20,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from azbatch_operator.api.batch_pool import BatchPoolSpec
-from azbatch_operator.reconcile import names
+from azbatch_operator.reconcile import names, polling
+from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.plan import Plan, stall_plan
+from azbatch_operator.settings import Settings
 
 Json = dict[str, Any]
 SecretKey = tuple[str, str]
@@ -68,6 +72,21 @@ class MissingSecret(Exception):
 
 class InvalidSecret(Exception):
     """A Secret value that cannot be used where it is referenced (names the place, not the value)."""
+
+
+def secret_stall(
+    meta: names.ObjectMeta, problem: MissingSecret | InvalidSecret, now: datetime, settings: Settings
+) -> Plan:
+    """Nothing is sent to Azure while a referenced Secret is missing (SecretNotFound: looked at
+    again on the fast poll, it may be created any moment) or unusable (InvalidSpec)."""
+    gen = meta.generation
+    if isinstance(problem, MissingSecret):
+        message = (
+            f"{problem} in namespace {meta.namespace}: create it (or fix the secretRef); the pool is "
+            "created or updated once every referenced Secret exists"
+        )
+        return stall_plan(gen, now, Reason.SECRET_NOT_FOUND, message, {}, polling.fast(settings))
+    return stall_plan(gen, now, Reason.INVALID_SPEC, str(problem), {}, polling.slow(settings))
 
 
 @dataclass(frozen=True)

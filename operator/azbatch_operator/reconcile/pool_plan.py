@@ -34,6 +34,7 @@ from azbatch_operator.reconcile import (
     resize,
 )
 from azbatch_operator.reconcile.conditions import Reason
+from azbatch_operator.reconcile.errors import Category, Classification
 from azbatch_operator.reconcile.image_limits import ImageLimitVerdict
 from azbatch_operator.reconcile.plan import (
     AdoptPool,
@@ -67,12 +68,50 @@ class ResolvedImage:
     target_regions: tuple[str, ...] | None = None
     exists: bool | None = None
 
+    @property
+    def unread(self) -> bool:
+        """A user-given image id whose location and replication regions are not known yet (the S4
+        check needs them: the shell reads the image)."""
+        return self.image_id is not None and self.location is None and self.target_regions is None
+
+    def as_read(self, found: Mapping[str, Any] | None) -> ResolvedImage:
+        """The image with what its GET returned (None: 404): its location and replication regions,
+        or ImageNotFound."""
+        if found is None:
+            return ResolvedImage(
+                self.image_id,
+                ready=False,
+                reason=Reason.IMAGE_NOT_FOUND,
+                message=f"image {self.image_id} does not exist; check spec.image.id",
+                exists=False,
+            )
+        regions = ((found.get("properties") or {}).get("publishingProfile") or {}).get("targetRegions")
+        return ResolvedImage(
+            self.image_id,
+            location=found.get("location"),
+            target_regions=tuple(r.get("name", "") for r in regions) if regions else None,
+            exists=True,
+        )
+
+    def checked(self, exists: bool) -> ResolvedImage:
+        """The image once a CheckImage's GET answered: usable as far as the pool's own check goes,
+        with ``exists`` telling the planner whether Azure still has it."""
+        return ResolvedImage(
+            self.image_id, location=self.location, target_regions=self.target_regions, exists=exists
+        )
+
 
 @dataclass(frozen=True)
 class AccountInfo:
     account_id: str
     location: str
     pool_allocation_mode: str | None = None
+
+    @classmethod
+    def from_arm(cls, account_id: str, found: Mapping[str, Any]) -> AccountInfo:
+        """From the Batch account's GET: its location and pool allocation mode."""
+        props = found.get("properties") or {}
+        return cls(account_id, str(found.get("location") or ""), props.get("poolAllocationMode"))
 
     @property
     def subscription(self) -> str:
@@ -516,6 +555,21 @@ def _ours(meta: names.ObjectMeta, status: Mapping[str, Any], pool: Mapping[str, 
     if owner.kind is ownership.Kind.UNOWNED:
         return arm_ids.same(status.get("poolId"), pool.get("id"))
     return owner.kind is ownership.Kind.OURS
+
+
+def pool_to_delete(meta: names.ObjectMeta, spec: BatchPoolSpec, status: Mapping[str, Any]) -> str | None:
+    """Finalizer: the pool status recorded, else this object's own; None when nothing was recorded
+    and the spec never had valid ARM ids (so nothing was ever created)."""
+    recorded = status.get("poolId")
+    if recorded:
+        return str(recorded)
+    return None if validate_pool_spec(spec) else pool_resource_id(meta, spec)
+
+
+def releases_when_refused(status: Mapping[str, Any], error: Classification | None) -> bool:
+    """Finalizer: a read refused (403) when no pool was ever recorded (e.g. an accountId in a
+    subscription the operator has no role in): holding the finalizer would only block deletion."""
+    return error is not None and error.category is Category.FORBIDDEN and not status.get("poolId")
 
 
 def plan_pool_delete(
