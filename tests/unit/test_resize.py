@@ -388,3 +388,40 @@ def test_shrinking_one_kind_is_not_growing_even_when_the_image_is_over_its_limit
     assert isinstance(p.action, ResizePool)
     grows = run(obs(current=(4, 0), target=(4, 0)), fixed=fixed, limit=over)
     assert isinstance(grows.action, Stall)
+
+
+def test_a_pool_switched_from_autoscale_while_resizing_is_stopped_first() -> None:
+    p = run(obs(state="Resizing", current=(3, 0), target=None))
+    assert isinstance(p.action, StopResize)
+    assert "while resizing to the targets of its autoscale formula" in reconciling(p)
+
+
+def test_a_first_retry_of_a_pool_with_no_attempts_recorded_is_attempt_one() -> None:
+    fresh = plan_resize(
+        1, POOL, IMAGE, FIXED, RETRY, {}, obs(current=(400, 0), code="AllocationTimedOut"), None, None, NOW, S
+    )
+    assert isinstance(fresh.action, ResizePool)
+    assert fresh.status["resizeAttempts"] == 1
+
+
+@pytest.mark.parametrize("desired", [(1, 0), (0, 1)])
+def test_growing_from_no_fixed_targets_is_growth_for_the_image_limit(desired: tuple[int, int]) -> None:
+    over = check_image_limits("ns/p", "k", 10, 10, [], 0, 0)
+    fixed = FixedScale(target_dedicated_nodes=desired[0], target_low_priority_nodes=desired[1])
+    p = run(obs(current=(0, 0), target=None), fixed=fixed, limit=over)
+    assert isinstance(p.action, Stall)
+    assert p.action.reason is Reason.IMAGE_NODE_LIMIT_EXCEEDED
+
+
+def test_a_failed_resize_without_azure_transition_time_is_dated_now() -> None:
+    o = PoolObservation("Steady", 400, 0, 800, 0, None, (("AllocationTimedOut", "timed out"),))
+    p = run(o, now=NOW)
+    assert p.status["lastResizeError"]["time"] == rfc3339(NOW)
+
+
+def test_a_target_change_while_resizing_names_both_targets() -> None:
+    p = run(obs(state="Resizing", current=(3, 0), target=(5, 0)))
+    assert isinstance(p.action, StopResize)
+    assert (
+        "target changed to 800 dedicated + 0 low-priority while resizing to 5 dedicated + 0" in reconciling(p)
+    )

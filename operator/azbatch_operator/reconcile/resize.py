@@ -97,8 +97,15 @@ def resize_params(fixed: FixedScale) -> dict[str, Any]:
     }
 
 
-def _nodes(ded: int | None, low: int | None) -> str:
-    return f"{ded or 0} dedicated + {low or 0} low-priority"
+def _nodes(ded: int, low: int) -> str:
+    return f"{ded} dedicated + {low} low-priority"
+
+
+def _was(target: tuple[int | None, int | None]) -> str:
+    """The pool's own targets, or what it does without them (its autoscale formula sets them)."""
+    if target[0] is None or target[1] is None:
+        return "the targets of its autoscale formula"
+    return _nodes(target[0], target[1])
 
 
 def plan_resize(
@@ -156,7 +163,7 @@ def plan_resize(
             return progressing(
                 StopResize(pool_id),
                 Reason.STOPPING_RESIZE,
-                f"target changed to {_nodes(*desired)} while resizing to {_nodes(*pool_target)}: "
+                f"target changed to {_nodes(*desired)} while resizing to {_was(pool_target)}: "
                 "stopping the current resize first",
                 polling.fast(settings),
             )
