@@ -35,6 +35,11 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out) + "\n"
 
 
+def save(doc: dict[str, Any]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    LATEST.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(
@@ -68,6 +73,7 @@ def main() -> None:
         "quick": args.quick,
         "timeScale": TIME_SCALE,
         "convergenceOperatorEnv": OPERATOR_ENV,
+        "complete": False,
     }
     with tempfile.TemporaryDirectory(prefix="azbatch-bench-") as tmp:
         stack = Stack(Path(tmp))
@@ -90,36 +96,36 @@ def main() -> None:
                     "directRequestsPerPool": direct["requestsPerPool"]["median"],
                 }
             doc["convergence"] = conv
+            save(doc)
+            # Each figure is written as soon as it is measured ("complete" stays false until the
+            # last), so a run cut short still leaves what it measured, from this one invocation.
+            steady_pools = small if args.quick else 100
+            steady = scenarios.fleet_at_defaults(stack, steady_pools, window, drift=False, restart=False)
+            doc["steady"] = {
+                "pools": steady_pools,
+                "accounts": 1,
+                "readsPerPoolHour": steady["readsPerPoolHour"],
+                "measuredAtDefaults": True,
+                "windowSeconds": window,
+                "writes": steady["steadyWrites"],
+            }
+            save(doc)
             fleet = scenarios.fleet_at_defaults(stack, small, window, drift=True, restart=True)
+            doc["idle"] = {"objects": small, "cpuPercentOfOneCore": fleet["cpuPercentOfOneCore"]}
+            doc["drift"] = {"secondsToCorrect": fleet["driftSecondsToCorrect"], "pools": small}
+            doc["restart"] = fleet["restart"]
+            save(doc)
             bigger = scenarios.fleet_at_defaults(stack, large, window / 2, drift=False, restart=False)
             slope = (bigger["rssMiB"] - fleet["rssMiB"]) * 1024 / (large - small)
-            doc["idle"] = {
-                "objects": small,
-                "cpuPercentOfOneCore": fleet["cpuPercentOfOneCore"],
+            doc["idle"] |= {
                 "rssMiBPerObject": slope / 1024,
                 "rssKiBPerObjectSlope": slope,
                 "slopeBetween": [small, large],
             }
-            doc["steady"] = {
-                "pools": small if args.quick else 100,
-                "accounts": 1,
-                "readsPerPoolHour": fleet["readsPerPoolHour"],
-                "measuredAtDefaults": True,
-                "windowSeconds": window,
-                "writes": fleet["steadyWrites"],
-            }
-            if not args.quick:
-                hundred = scenarios.fleet_at_defaults(stack, 100, window, drift=False, restart=False)
-                doc["steady"] |= {
-                    "readsPerPoolHour": hundred["readsPerPoolHour"],
-                    "writes": hundred["steadyWrites"],
-                }
-            doc["drift"] = {"secondsToCorrect": fleet["driftSecondsToCorrect"], "pools": small}
-            doc["restart"] = fleet["restart"]
+            doc["complete"] = True
+            save(doc)
         finally:
             stack.stop()
-    RESULTS.mkdir(exist_ok=True)
-    LATEST.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     rows = [
         [
             n,
