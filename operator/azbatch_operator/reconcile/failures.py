@@ -13,7 +13,7 @@ from datetime import datetime
 
 from azbatch_operator.reconcile import conditions, errors, polling
 from azbatch_operator.reconcile.conditions import Condition, Reason
-from azbatch_operator.reconcile.errors import Category, Classification
+from azbatch_operator.reconcile.errors import Classification
 from azbatch_operator.settings import Settings
 
 
@@ -29,7 +29,7 @@ def azure_failure(
     """Conditions and the retry delay for a failed Azure call (``operation``: its name)."""
     message = errors.describe(error, operation)
     delay = polling.after_error(error, attempt, settings, rng)
-    if error.category in (Category.THROTTLED, Category.RETRIABLE):
+    if error.transient:
         conds = conditions.progressing(gen, now, error.reason, message)
     else:
         conds = conditions.stalled(gen, now, error.reason, message)
