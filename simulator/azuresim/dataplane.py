@@ -54,7 +54,8 @@ COUNT_FIELDS = {
     "deallocating": "deallocating",
     "upgradingos": "upgradingOS",
 }
-#: Page sizes: Account_ListPoolNodeCounts returns at most 10 pools, ComputeNode_List 1000 nodes.
+#: Page sizes: Account_ListPoolNodeCounts returns 10 pools unless ``maxresults`` asks for more (up to
+#: ``batch.nodeCountsMaxResults``), ComputeNode_List 1000 nodes.
 NODE_COUNTS_PAGE = 10
 NODES_PAGE = 1000
 REMOVE_NODES_MAX = 100
@@ -331,13 +332,22 @@ class Request:
         return doc
 
 
-def _page(req: Request, items: list[JSON], default: int, path: str) -> web.Response:
+def _page(
+    req: Request,
+    items: list[Any],
+    default: int,
+    path: str,
+    most: int | None = None,
+    render: Callable[[Any], JSON] = lambda item: item,
+) -> web.Response:
+    """One page of ``items`` (``default`` long, or ``maxresults`` up to ``most``); only the page's
+    items are rendered, so a listing of n items in pages costs O(n) in all, not O(n) per page."""
     query = req.http.query
     size = default
     if query.get("maxresults", "").isdigit():
-        size = max(1, min(default, int(query["maxresults"])))
+        size = max(1, min(default if most is None else most, int(query["maxresults"])))
     skip = int(query.get("$skiptoken", "0") or 0) if query.get("$skiptoken", "0").isdigit() else 0
-    page = items[skip : skip + size]
+    page = [render(item) for item in items[skip : skip + size]]
     body: JSON = {"odata.metadata": f"{req.base}/$metadata", "value": page}
     if skip + size < len(items):
         params = {k: v for k, v in query.items() if k != "$skiptoken"}
@@ -367,13 +377,18 @@ def _states_filter(expr: str) -> set[str] | None:
 async def node_counts_list(req: Request) -> web.Response:
     req.authorize(req.account.id, "read", READ)
     # world.get brings each pool's allocation up to the simulated present (children() does not).
-    pools = [req.world.get(p.id) for p in req.world.children(req.account.id, T_POOL)]
-    items = [
-        node_counts(req.world, p)
-        for p in pools
-        if p is not None and p.properties.get("provisioningState") != "Deleting"
+    # world.get brings a pool's allocation up to the simulated present; done for the page's pools only.
+    pools = [
+        p
+        for p in req.world.children(req.account.id, T_POOL)
+        if p.properties.get("provisioningState") != "Deleting"
     ]
-    return _page(req, items, NODE_COUNTS_PAGE, "/nodecounts")
+    most = int(req.world.cfg("batch").get("nodeCountsMaxResults", 1000))
+
+    def render(pool: Resource) -> JSON:
+        return node_counts(req.world, req.world.get(pool.id) or pool)
+
+    return _page(req, pools, NODE_COUNTS_PAGE, "/nodecounts", max(1, most), render)
 
 
 async def nodes_list(req: Request, pool_name: str) -> web.Response:

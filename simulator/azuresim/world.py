@@ -30,6 +30,10 @@ DEFAULT_CONFIG: JSON = {
         "removeNodesSeconds": 30,
         # Pool_ListByBatchAccount page size (Azure does not document its own; maxresults caps it).
         "pageSize": 1000,
+        # Account_ListPoolNodeCounts: the most pools one page holds when maxresults asks for more
+        # than the default 10. The 2025-06-01 reference (the SDK's API version) documents 1000;
+        # earlier versions documented 10. A larger maxresults is clamped, not refused.
+        "nodeCountsMaxResults": 1000,
     },
     "throttling": {
         "enabled": True,

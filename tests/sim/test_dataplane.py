@@ -204,9 +204,13 @@ async def test_states_asked_for_before_the_nodes_exist_apply_as_they_join(
         await dp.close()
 
 
-async def test_node_counts_page_by_ten_pools_and_the_sdk_follows_next_links(
-    sim: SimulatorThread, batch: Any, cred: Any
+@pytest.mark.parametrize(("most", "pages"), [(1000, 1), (10, 2), (5, 3)])
+async def test_node_counts_take_a_page_per_maxresults_pools_and_the_sdk_follows_next_links(
+    sim: SimulatorThread, batch: Any, cred: Any, most: int, pages: int
 ) -> None:
+    """The operator asks for 1000 pools per page (2025-06-01); where Batch allows fewer (earlier
+    versions documented 10) it follows the next links and still sees every pool."""
+    sim.sim.world.config["batch"]["nodeCountsMaxResults"] = most
     for i in range(12):
         await batch.pool.create(BATCH_RG, ACCOUNT, f"q{i:02d}", pool_body(ded=1))
     account = await batch.batch_account.get(BATCH_RG, ACCOUNT)
@@ -220,7 +224,22 @@ async def test_node_counts_page_by_ten_pools_and_the_sdk_follows_next_links(
     assert sorted(counts) == [f"q{i:02d}" for i in range(12)]
     assert {c["dedicated"]["total"] for c in counts.values()} == {1}, counts
     calls = admin(sim, "GET", "/_sim/requests")["byOperation"]
-    assert calls["Batch.Account_ListPoolNodeCounts"] == 2
+    assert calls["Batch.Account_ListPoolNodeCounts"] == pages
+
+
+async def test_node_counts_without_maxresults_come_ten_pools_a_page(
+    sim: SimulatorThread, batch: Any, cred: Any
+) -> None:
+    for i in range(12):
+        await batch.pool.create(BATCH_RG, ACCOUNT, f"q{i:02d}", pool_body(ded=0))
+    account = await batch.batch_account.get(BATCH_RG, ACCOUNT)
+    dp = DataPlane(cred, "AzureCloud", connection_verify=sim.ca_file)
+    try:
+        pages = dp.client(account.account_endpoint).list_pool_node_counts().by_page()
+        sizes = [len([item async for item in page]) async for page in pages]
+    finally:
+        await dp.close()
+    assert sizes == [10, 2]
 
 
 async def _steady_all(sim: SimulatorThread) -> None:

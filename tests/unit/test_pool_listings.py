@@ -283,3 +283,32 @@ def test_a_pool_written_after_a_fresh_listing_reads_alone_only_when_the_listing_
     assert listing.choose(Listing(10.0, {}), 12.0, 60.0, 11.0) is Read.LIST
     assert listing.choose(Listing(10.0, {}, 2), 12.0, 60.0, 11.0) is Read.GET
     assert listing.choose(Listing(10.0, {}, 2), 12.0, 60.0, 9.0) is Read.USE
+
+
+class SlowResources(FakeResources):
+    """A listing whose pages take ``seconds`` of the clock: longer than the age the pools ask for."""
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        super().__init__()
+        self.clock, self.seconds = clock, seconds
+
+    async def list_pools(self, account_id: str) -> list[list[dict[str, Any]]]:
+        pages = await super().list_pools(account_id)
+        await asyncio.sleep(0)
+        self.clock.now += self.seconds
+        return pages
+
+
+async def test_reads_that_waited_for_a_slow_listing_are_served_by_it() -> None:
+    """Each waiting pool used to find the listing older than its age when its turn came, and
+    list the account again: one listing per pool, in series."""
+    clock = Clock()
+    res = SlowResources(clock, seconds=100)
+    for i in range(20):
+        res.put(f"p{i}")
+    pl = listings(res, clock)
+    found = await asyncio.gather(*(pl.get(pool_id(f"p{i}"), 15) for i in range(20)))
+    assert [p["name"] for p in found if p] == [f"p{i}" for i in range(20)]
+    assert res.list_pages == 1
+    await pl.get(pool_id("p0"), 15)  # asked after that listing was 100 s old: a new one
+    assert res.list_pages == 2

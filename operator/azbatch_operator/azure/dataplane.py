@@ -30,6 +30,8 @@ BATCH_AUDIENCE = {
 }
 #: Batch's limit per removeNodes request.
 REMOVE_NODES_MAX = 100
+#: Account_ListPoolNodeCounts' ``maxresults`` maximum in the 2025-06-01 reference.
+NODE_COUNTS_PAGE_MAX = 1000
 
 
 def endpoint_url(account_endpoint: str) -> str:
@@ -69,12 +71,14 @@ class DataPlane:
     async def pool_node_counts(self, account_endpoint: str) -> dict[str, Json]:
         """Account_ListPoolNodeCounts: ``{pool id (lower case): {poolId, dedicated, lowPriority}}``.
 
-        One listing covers every pool of the account (Batch pages it by 10 pools)."""
+        One listing covers every pool of the account.  Batch pages it by 10 pools unless
+        ``maxresults`` asks for more: the SDK's API version (2025-06-01) allows 1000, so a large
+        account takes a page per 1000 pools, where older versions documented at most 10."""
         client = self.client(account_endpoint)
 
         async def collect() -> dict[str, Json]:
             out: dict[str, Json] = {}
-            async for item in client.list_pool_node_counts():
+            async for item in client.list_pool_node_counts(max_results=NODE_COUNTS_PAGE_MAX):
                 wire = _wire(item)
                 out[str(wire.get("poolId", "")).lower()] = wire
             return out

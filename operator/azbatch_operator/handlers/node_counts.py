@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -47,32 +48,39 @@ class Snapshot:
 
 
 class NodeCountsBatcher:
-    def __init__(self, data_plane: DataPlane, max_age_seconds: float) -> None:
+    def __init__(
+        self, data_plane: DataPlane, max_age_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.data_plane = data_plane
         self.max_age = max_age_seconds
+        self.clock = clock
         self._snapshots: dict[str, Snapshot] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def get(self, endpoint: str) -> Snapshot:
         key = endpoint.lower()
+        # Age is counted from the ask: a listing that started while this caller waited serves it,
+        # however long its pages took (else each waiter would list the account again in turn).
+        asked = self.clock()
         async with self._locks.setdefault(key, asyncio.Lock()):
             hit = self._snapshots.get(key)
-            if hit is not None and time.monotonic() - hit.fetched < self.max_age:
+            if hit is not None and asked - hit.fetched < self.max_age:
                 return hit
+            started = self.clock()
             try:
-                snap = Snapshot(time.monotonic(), counts=await self.data_plane.pool_node_counts(endpoint))
+                snap = Snapshot(started, counts=await self.data_plane.pool_node_counts(endpoint))
             except AzureCallError as exc:
                 if exc.classification.category is not Category.FORBIDDEN:
                     # Transient or unexpected: keep what the pools last wrote; ask again next time.
                     self._snapshots.pop(key, None)
-                    return Snapshot(time.monotonic())
+                    return Snapshot(started)
                 note = node_health.forbidden_note("Account_ListPoolNodeCounts", exc.classification.code)
-                snap = Snapshot(time.monotonic(), forbidden=note)
+                snap = Snapshot(started, forbidden=note)
             self._snapshots[key] = snap
             return snap
 
     def forbid(self, endpoint: str, note: str) -> None:
-        self._snapshots[endpoint.lower()] = Snapshot(time.monotonic(), forbidden=note)
+        self._snapshots[endpoint.lower()] = Snapshot(self.clock(), forbidden=note)
 
     def invalidate(self, endpoint: str) -> None:
         self._snapshots.pop(endpoint.lower(), None)
@@ -100,26 +108,29 @@ async def review(
     if batcher is None or pool is None or not node_health.reviewed(plan, pool):
         return plan
     pool_id = str(plan.status["poolId"])
-    endpoint = await account_endpoint(rt, spec.account_id)
-    if endpoint is None:
-        return plan
     obs = PoolObservation.from_arm(pool)
     autoscale = spec.scale.auto is not None
     dealloc = spec.scale.fixed.node_deallocation_option if spec.scale.fixed else "Requeue"
     settings = rt.settings
-    snap = await batcher.get(endpoint)
-    if snap.forbidden is not None:
-        return node_health.unknown(
-            plan, pool_id, obs, autoscale, meta.generation, now, settings, snap.forbidden
-        )
-    if snap.counts is None:
-        return plan
     pool_name = arm_ids.parse(pool_id).names[-1]
-    counts = node_health.NodeCounts.from_wire(snap.counts.get(pool_name.lower()))
+    counts = node_health.NodeCounts.from_wire(None)
+    endpoint = None
+    if node_health.has_nodes(obs):
+        endpoint = await account_endpoint(rt, spec.account_id)
+        if endpoint is None:
+            return plan
+        snap = await batcher.get(endpoint)
+        if snap.forbidden is not None:
+            return node_health.unknown(
+                plan, pool_id, obs, autoscale, meta.generation, now, settings, snap.forbidden
+            )
+        if snap.counts is None:
+            return plan
+        counts = node_health.NodeCounts.from_wire(snap.counts.get(pool_name.lower()))
     thresholds = node_health.Thresholds.from_settings(settings)
     samples: list[node_health.NodeSample] = []
     states = node_health.states_to_sample(counts, thresholds)
-    if states:
+    if states and endpoint is not None:
         try:
             nodes = await batcher.data_plane.list_nodes(endpoint, pool_name, states, node_health.REMOVE_BATCH)
             samples = [node_health.NodeSample.from_wire(n) for n in nodes]

@@ -55,9 +55,12 @@ class PoolListings:
             self._readers[pool_id.lower()] = (reader, age)
         rid = arm_ids.parse(pool_id)
         account, name = str(rid.parent).lower(), rid.names[-1].lower()
+        # Age is counted from the ask, not from the lock: a listing that started while this read
+        # waited for it is as fresh as this read needs, however long its pages took.
+        asked = self.clock()
         async with self._locks.setdefault(account, asyncio.Lock()):
             choice = listing.choose(
-                self._listings.get(account), self.clock(), age, self._written.get(pool_id.lower())
+                self._listings.get(account), asked, age, self._written.get(pool_id.lower())
             )
             if choice is listing.Read.GET:
                 return await self.resources.get(pool_id)

@@ -257,6 +257,13 @@ def reviewed(plan: Plan, pool: Mapping[str, Any] | None) -> bool:
     )
 
 
+def has_nodes(obs: PoolObservation) -> bool:
+    """Whether the pool may have nodes to count: not when its allocation is steady at no current
+    node of either kind (ARM counts every node in the pool, whatever its state), so a fleet of
+    empty pools costs no data-plane read."""
+    return obs.allocation_state != "Steady" or obs.current_dedicated + obs.current_low_priority > 0
+
+
 def with_counts(plan: Plan, counts: NodeCounts) -> Plan:
     """``status.nodeCounts``, and ``usableNodes`` (idle and running nodes of the pool's targets)."""
     target = int(plan.status.get("targetDedicatedNodes") or 0) + int(
