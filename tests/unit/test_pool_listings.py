@@ -312,3 +312,23 @@ async def test_reads_that_waited_for_a_slow_listing_are_served_by_it() -> None:
     assert res.list_pages == 1
     await pl.get(pool_id("p0"), 15)  # asked after that listing was 100 s old: a new one
     assert res.list_pages == 2
+
+
+@pytest.mark.looptime
+async def test_a_pool_that_goes_steady_is_listed_by_the_timer_from_that_pass_on() -> None:
+    """Its last read was a fast-poll one; the pass that plans its slow wake says so, and the drift
+    timer lists its account and wakes it on a change, without waiting for its next own read."""
+    res, woken = FakeResources(), []
+    res.put("p")
+    pl = PoolListings(res, woken.append, asyncio.get_running_loop().time, wake_slower_than=15)  # type: ignore[arg-type]
+    await pl.get(pool_id("p"), 15, ("ns", "p"))  # converging: the fast-poll age
+    assert pl.steady_accounts() == []
+    pl.reading(pool_id("p"), ("ns", "p"), 120)  # the pass ended Ready: next wake at the slow poll
+    assert pl.steady_accounts() == [ACCOUNT.lower()]
+    timer = asyncio.create_task(pl.keep_fresh(120, lambda: True))
+    try:
+        res.put("p", etag="2")
+        await asyncio.sleep(121)
+        assert woken == [("ns", "p")]
+    finally:
+        timer.cancel()

@@ -159,14 +159,14 @@ async def reconcile_once(
         spec = BatchPoolSpec.model_validate(dict(body["spec"]))
     except pydantic.ValidationError as exc:
         plan = invalid_spec_plan(meta.generation, now, api.describe_validation_error(exc))
-        await report.publish(rt, PLURAL, body, plan.conditions, plan.status)
+        await report.publish(rt, PLURAL, body, memo, plan.conditions, plan.status)
         return None
     problems = pool_plan.validate_pool_spec(spec)
     if problems:
         # Ids the CRD's rules let through but that are no ARM ids (e.g. "..", "?"): the pool's own id
         # cannot even be built from them, so say so before anything else is tried.
         plan = invalid_spec_plan(meta.generation, now, "; ".join(problems))
-        await report.publish(rt, PLURAL, body, plan.conditions, plan.status)
+        await report.publish(rt, PLURAL, body, memo, plan.conditions, plan.status)
         return None
     try:
         pool_id = pool_plan.pool_resource_id(meta, spec)
@@ -174,7 +174,7 @@ async def reconcile_once(
         # missing Secret costs no ARM call), the whole desired pool once the image is resolved.
         values, blocked = await secret_values(rt, meta, spec, now)
         if blocked is not None:
-            await report.publish(rt, PLURAL, body, blocked.conditions, blocked.status)
+            await report.publish(rt, PLURAL, body, memo, blocked.conditions, blocked.status)
             return blocked.requeue_after
         # --- rollout (issue 13): the serving pool may be <poolName>-b (reconcile/rollout.py).
         pool_id, other_id = rollout.pool_ids(pool_id, status)
@@ -193,7 +193,7 @@ async def reconcile_once(
                 plan = stall_plan(
                     meta.generation, now, Reason.INVALID_SPEC, problem, {}, polling.slow(rt.settings)
                 )
-                await report.publish(rt, PLURAL, body, plan.conditions, plan.status)
+                await report.publish(rt, PLURAL, body, memo, plan.conditions, plan.status)
                 return plan.requeue_after
         verdict = image_refs.image_limit_verdict(
             body["metadata"], spec, status, image.image_id, claims.get(None, []), images, rt.settings
@@ -216,13 +216,15 @@ async def reconcile_once(
         attempt = int(memo.get("errors", 0))
         memo["errors"] = attempt + 1
         conds, delay = report.error_plan(rt, exc, meta.generation, now, attempt, "reconcile")
-        await report.publish(rt, PLURAL, body, conds, {"observedGeneration": meta.generation})
+        await report.publish(rt, PLURAL, body, memo, conds, {"observedGeneration": meta.generation})
         return delay
     memo["errors"] = 0
     was_shared = conditions.holds(status.get("conditions") or [], conditions.IMAGE_SHARED)
     status_fields = report.with_generation(plan, meta.generation)
-    written = await report.publish(rt, PLURAL, body, plan.conditions, status_fields, plan.warnings)
-    guard.remember(memo, body, written)
+    await report.publish(rt, PLURAL, body, memo, plan.conditions, status_fields, plan.warnings)
+    if account is not None:
+        next_age = listing.max_age(plan.requeue_after, rt.settings)
+        rt.pool_listings().reading(pool_id, (meta.namespace, meta.name), next_age)
     sharers = image_refs.sharers_to_wake(verdict, was_shared, (meta.namespace, meta.name))
     if sharers is not None and image.image_id is not None:
         _nudge_sharers(rt, image.image_id, sharers)
@@ -306,13 +308,15 @@ async def _delete_once(rt: Runtime, body: kopf.Body, memo: Any) -> None:
         attempt = int(memo.get("delete_errors", 0))
         memo["delete_errors"] = attempt + 1
         conds, delay = report.error_plan(rt, exc, meta.generation, now, attempt, "delete pool")
-        await report.publish(rt, PLURAL, body, conds, {"observedGeneration": meta.generation})
+        await report.publish(rt, PLURAL, body, memo, conds, {"observedGeneration": meta.generation})
         raise kopf.TemporaryError(f"deleting pool {pool_id}: {exc}", delay=delay) from exc
     if isinstance(plan.action, Release):
         metrics.forget_pool(meta.namespace, meta.name)
         rt.pool_listings().forget(pool_id)
         return
-    await report.publish(rt, PLURAL, body, plan.conditions, report.with_generation(plan, meta.generation))
+    await report.publish(
+        rt, PLURAL, body, memo, plan.conditions, report.with_generation(plan, meta.generation)
+    )
     raise kopf.TemporaryError(
         f"waiting for pool {pool_id} to be deleted", delay=polling.or_fast(plan.requeue_after, rt.settings)
     )

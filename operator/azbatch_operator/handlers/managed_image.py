@@ -114,7 +114,7 @@ async def reconcile_once(body: kopf.Body, memo: kopf.Memo, pools: Users) -> floa
     users = image_users.used_by(pools.of_image(meta.namespace, meta.name, status))
     spec = _parse(body, meta, now)
     if isinstance(spec, Plan):
-        await report.publish(rt, PLURAL, body, spec.conditions, {**spec.status, "usedBy": users})
+        await report.publish(rt, PLURAL, body, memo, spec.conditions, {**spec.status, "usedBy": users})
         return None
     try:
         targets = image_plan.image_targets(meta, spec, rt.settings)
@@ -125,20 +125,19 @@ async def reconcile_once(body: kopf.Body, memo: kopf.Memo, pools: Users) -> floa
         return polling.fast(rt.settings)  # deleted, stopping or no longer leading: nothing to report
     except ValueError as exc:
         invalid = invalid_spec_plan(meta.generation, now, str(exc))
-        await report.publish(rt, PLURAL, body, invalid.conditions, {**invalid.status, "usedBy": users})
+        await report.publish(rt, PLURAL, body, memo, invalid.conditions, {**invalid.status, "usedBy": users})
         return invalid.requeue_after
     except Exception as exc:
         attempt = int(memo.get("errors", 0))
         memo["errors"] = attempt + 1
         conds, delay = report.error_plan(rt, exc, meta.generation, now, attempt, "reconcile")
         await report.publish(
-            rt, PLURAL, body, conds, {"observedGeneration": meta.generation, "usedBy": users}
+            rt, PLURAL, body, memo, conds, {"observedGeneration": meta.generation, "usedBy": users}
         )
         return delay
     memo["errors"] = 0
     status_fields = {**report.with_generation(plan, meta.generation), "usedBy": users}
-    written = await report.publish(rt, PLURAL, body, plan.conditions, status_fields)
-    guard.remember(memo, body, written)
+    await report.publish(rt, PLURAL, body, memo, plan.conditions, status_fields)
     if image_users.became_ready(status.get("conditions") or [], plan.conditions):
         for pool in pools.of_image(meta.namespace, meta.name, plan.status):
             ns, name = pool.split("/", 1)
@@ -241,9 +240,7 @@ async def _delete_step(
         return users, plan.requeue_after or polling.slow(rt.settings)
     announce = image_delete.announcement(meta, spec, announced, now)
     if announce is not None:
-        guard.remember(
-            memo, body, await report.publish(rt, PLURAL, body, announce.conditions, announce.status)
-        )
+        await report.publish(rt, PLURAL, body, memo, announce.conditions, announce.status)
         return [], polling.or_fast(announce.requeue_after, rt.settings)
     try:
         targets = image_plan.image_targets(meta, spec, rt.settings)
@@ -268,7 +265,7 @@ async def _delete_step(
         attempt = int(memo.get("delete_errors", 0))
         memo["delete_errors"] = attempt + 1
         conds, delay = report.error_plan(rt, exc, meta.generation, now, attempt, "delete image")
-        await report.publish(rt, PLURAL, body, conds, {"observedGeneration": meta.generation})
+        await report.publish(rt, PLURAL, body, memo, conds, {"observedGeneration": meta.generation})
         raise kopf.TemporaryError(f"deleting image: {exc}", delay=delay) from exc
     if isinstance(plan.action, Release):
         metrics.forget_object(PLURAL, meta.namespace, meta.name)
@@ -282,4 +279,4 @@ async def _publish_deleting(rt: Runtime, body: kopf.Body, memo: Any, plan: Plan,
         **report.with_generation(plan, _meta(body).generation),
         "usedBy": image_users.used_by(users),
     }
-    guard.remember(memo, body, await report.publish(rt, PLURAL, body, plan.conditions, status_fields))
+    await report.publish(rt, PLURAL, body, memo, plan.conditions, status_fields)

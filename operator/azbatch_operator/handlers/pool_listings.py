@@ -52,7 +52,7 @@ class PoolListings:
         ``reader`` (the BatchPool's namespace and name) is woken when a later listing shows the
         pool changed."""
         if reader is not None:
-            self._readers[pool_id.lower()] = (reader, age)
+            self.reading(pool_id, reader, age)
         rid = arm_ids.parse(pool_id)
         account, name = str(rid.parent).lower(), rid.names[-1].lower()
         # Age is counted from the ask, not from the lock: a listing that started while this read
@@ -117,6 +117,13 @@ class PoolListings:
                         await self._refresh(account)
                     except AzureCallError as exc:
                         logger.warning("listing the pools of %s failed: %s", account, exc)
+
+    def reading(self, pool_id: str, reader: tuple[str, str], age: float) -> None:
+        """The BatchPool ``reader`` will next read this pool from a listing up to ``age`` old. Said
+        by a pass that plans its next wake, not only by the read itself: a pool that has just gone
+        steady is then woken by a listing that shows it changed, and its account is listed by the
+        drift timer, from this pass on rather than from its first slow read."""
+        self._readers[pool_id.lower()] = (reader, age)
 
     def forget(self, pool_id: str) -> None:
         """The BatchPool reading this pool is gone: wake nobody for it any more."""

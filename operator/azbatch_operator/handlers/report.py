@@ -45,13 +45,18 @@ async def publish(
     rt: Runtime,
     plural: str,
     body: kopf.Body,
+    memo: Any,
     new_conditions: tuple[Condition, ...] | list[Condition],
     status: Mapping[str, Any],
     warnings: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Patch status (if changed) and post events for transitions; returns the status written:
-    ``status`` with the merged conditions, as the kind's status model sends them."""
-    old_status: Mapping[str, Any] = body.get("status") or {}
+    ``status`` with the merged conditions, as the kind's status model sends them.
+
+    "Changed" and "transition" are judged against this process's last write over the body
+    (``guard.status_of``): kopf's body lags behind its watch while many objects change, and judged
+    against it a pass would patch the same status again and post its event twice."""
+    old_status: Mapping[str, Any] = guard.status_of(memo, body)
     old_conditions: list[Condition] = list(old_status.get("conditions") or [])
     merged = conditions.merge(old_conditions, list(new_conditions))
     written = status_patch(plural, {**status, "conditions": merged})
@@ -62,6 +67,7 @@ async def publish(
         except StatusRejected as exc:
             _report_rejection(rt.rejections, body, exc)
             raise
+        guard.remember(memo, body, written)
     before, after = _headline(old_conditions), _headline(merged)
     metrics.RECONCILES.labels(plural, after[1] if after else "Unknown").inc()
     metrics.set_conditions(plural, meta["namespace"], meta["name"], merged)
