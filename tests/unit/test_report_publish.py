@@ -51,7 +51,8 @@ async def test_a_lagging_body_gets_no_second_patch_and_no_second_event(
     body: dict[str, Any] = {"metadata": {"namespace": "ns", "name": "p", "uid": "u1"}, "status": {}}
     fields = {"observedGeneration": 1, "poolId": "/x/pools/p"}
     await report.publish(rt, "batchpools", body, memo, ready("Succeeded"), fields)  # type: ignore[arg-type]
-    assert len(rt.status.patches) == 1 and events == ["Succeeded"]
+    assert len(rt.status.patches) == 1
+    assert events == ["Succeeded"]
     # The next pass runs before kopf's watch delivered that write: the body still has no status.
     await report.publish(rt, "batchpools", body, memo, ready("Succeeded"), fields)  # type: ignore[arg-type]
     assert len(rt.status.patches) == 1, "the same status is not patched again"
@@ -59,4 +60,5 @@ async def test_a_lagging_body_gets_no_second_patch_and_no_second_event(
     # A new object of the same name (another uid) starts from its own body.
     fresh = {"metadata": {"namespace": "ns", "name": "p", "uid": "u2"}, "status": {}}
     await report.publish(rt, "batchpools", fresh, memo, ready("Succeeded"), fields)  # type: ignore[arg-type]
-    assert len(rt.status.patches) == 2 and events == ["Succeeded", "Succeeded"]
+    assert len(rt.status.patches) == 2
+    assert events == ["Succeeded", "Succeeded"]
