@@ -201,3 +201,26 @@ def test_growth_to_exactly_the_limit_is_admitted_and_an_80_character_name_is_kep
     assert verdict.fits
     assert (verdict.dedicated_sum, verdict.low_priority_sum) == (MAX_D, MAX_L)
     assert f"{name} (40 dedicated, 20 low-priority)" in verdict.message
+
+
+@given(both_kinds, st.tuples(st.integers(0, 80), st.integers(0, 40)), st.integers(0, 7))
+def test_a_shared_tally_gives_each_pool_the_verdict_of_its_own_pass(
+    claims: list[Claim], changed: tuple[int, int], which: int
+) -> None:
+    """The tally serves a pool only as the index holds it; one whose claim changed since (its own
+    status just written) gets its own pass, and every answer equals the pass without a tally."""
+    shared = admission.tally(KEY.upper(), claims, MAX_D, MAX_L)
+    me = claims[which % len(claims)]
+    moved = Claim(me.pool, me.image_key, changed, me.held, me.created)
+    for c in [*claims, moved]:
+        assert admission.admit(c, claims, MAX_D, MAX_L, tally=shared) == admission.admit(
+            c, claims, MAX_D, MAX_L
+        )
+    other_limits = admission.admit(me, claims, MAX_D + 7, MAX_L, tally=shared)
+    assert other_limits == admission.admit(me, claims, MAX_D + 7, MAX_L)
+
+
+def test_a_tally_of_no_fitting_pool_serves_nobody() -> None:
+    refused = [claim("ns/a", MAX_D + 1), claim("ns/b", MAX_D + 2)]
+    assert admission.tally(KEY, refused, MAX_D, MAX_L) is None
+    assert admission.tally("/other", refused, MAX_D, MAX_L) is None

@@ -89,17 +89,18 @@ def test_claims_on_one_image_count_together_whatever_the_pool_names_it_by() -> N
     ]
     meta = {"namespace": "ns", "name": "me", "creationTimestamp": "2026-01-02T00:00:00Z"}
     settings = Settings(image_max_dedicated_nodes=20)
-    verdict = image_refs.image_limit_verdict(meta, spec(REF), {}, VERSION, others, images, settings)
+    resolved = image_refs.resolve_claims(others, images)
+    verdict = image_refs.image_limit_verdict(meta, spec(REF), {}, VERSION, resolved, settings)
     assert verdict is not None
     assert verdict.pools == ("ns/a", "ns/b", "ns/me")
     assert verdict.dedicated_sum == 19
     assert verdict.fits
     assert verdict.shared
     tight = Settings(image_max_dedicated_nodes=18)
-    refused = image_refs.image_limit_verdict(meta, spec(REF), {}, VERSION, others, images, tight)
+    refused = image_refs.image_limit_verdict(meta, spec(REF), {}, VERSION, resolved, tight)
     assert refused is not None
     assert not refused.fits
-    assert image_refs.image_limit_verdict(meta, spec(REF), {}, None, others, images, settings) is None
+    assert image_refs.image_limit_verdict(meta, spec(REF), {}, None, resolved, settings) is None
 
 
 def test_a_pool_that_begins_sharing_its_image_wakes_the_others_on_it_once() -> None:

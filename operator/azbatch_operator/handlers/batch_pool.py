@@ -13,7 +13,7 @@ from azbatch_operator import api, metrics
 from azbatch_operator.api.batch_pool import BatchPoolSpec
 from azbatch_operator.azure.calls import AzureCallError
 from azbatch_operator.azure.resources import WriteRefused
-from azbatch_operator.handlers import guard, loop, node_counts, report, runtime, secrets
+from azbatch_operator.handlers import guard, indexes, loop, node_counts, report, runtime, secrets
 from azbatch_operator.handlers.runtime import Runtime
 from azbatch_operator.kube import GROUP, VERSION
 from azbatch_operator.reconcile import (
@@ -95,7 +95,7 @@ async def _send(rt: Runtime, plan: Plan, body: kopf.Body, memo: Any) -> None:
         return
     match plan.action:
         case CreatePool(resource_id=rid, params=params):
-            await report.record_operations(rt, PLURAL, body, memo, plan.status.get("operations") or [])
+            await report.record_operations(rt, PLURAL, body, memo, plan)
             try:
                 await report.sent_or_forgotten(rt, PLURAL, body, memo, resources.create_pool(rid, params))
             except AzureCallError as exc:
@@ -195,8 +195,9 @@ async def reconcile_once(
                 )
                 await report.publish(rt, PLURAL, body, memo, plan.conditions, plan.status)
                 return plan.requeue_after
+        others = indexes.resolved_claims(rt.claims, claims, images)
         verdict = image_refs.image_limit_verdict(
-            body["metadata"], spec, status, image.image_id, claims.get(None, []), images, rt.settings
+            body["metadata"], spec, status, image.image_id, others, rt.settings
         )
         config = pool_update.DesiredConfig.build(meta, spec, image.image_id, values)
         # --- rollout (issue 13): the other pool is read only while a rollout needs it.

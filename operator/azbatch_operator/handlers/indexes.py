@@ -16,13 +16,14 @@ from typing import Any
 
 import kopf
 
+from azbatch_operator.handlers.derived import Derived
 from azbatch_operator.kube import GROUP, VERSION
 from azbatch_operator.reconcile.image_refs import (
     MANAGED_IMAGE_KEY_PREFIX as MANAGED_IMAGE_KEY_PREFIX,
 )
 from azbatch_operator.reconcile.image_refs import ImageSummary as ImageSummary
 from azbatch_operator.reconcile.image_refs import PoolClaim as PoolClaim
-from azbatch_operator.reconcile.image_refs import claim_of, summarize_image
+from azbatch_operator.reconcile.image_refs import ResolvedClaims, claim_of, resolve_claims, summarize_image
 from azbatch_operator.reconcile.image_refs import held_targets as held_targets
 from azbatch_operator.reconcile.image_refs import image_ref_key as image_ref_key
 
@@ -66,3 +67,13 @@ async def pools_by_image_id(
     ids.discard("")
     # {} rather than None: kopf keeps an object's previous entries when an index returns None.
     return dict.fromkeys(ids, f"{namespace}/{name}")
+
+
+def resolved_claims(
+    cache: Derived[ResolvedClaims], claims: kopf.Index[Any, Any], images: kopf.Index[Any, Any]
+) -> ResolvedClaims:
+    """Every pool's image-limit claim with its image key resolved, rebuilt when either index changed."""
+    pool_entries = list(claims.get(None, []))
+    # Every indexer call stores a new summary object, so the summaries alone track the image index.
+    image_entries = [summary for store in images.values() for summary in store]
+    return cache.get([*pool_entries, *image_entries], lambda: resolve_claims(pool_entries, images))

@@ -89,7 +89,7 @@ async def _perform(rt: Runtime, plan: Plan, body: kopf.Body, memo: Any) -> None:
             | CreateGalleryVersion(resource_id=rid, params=params)
         ):
             # Recorded before the PUT: a finalizer that does not see the resource yet waits for it.
-            await report.record_operations(rt, PLURAL, body, memo, plan.status.get("operations") or [])
+            await report.record_operations(rt, PLURAL, body, memo, plan)
             await report.sent_or_forgotten(rt, PLURAL, body, memo, resources.begin_create(rid, params))
         case UpdateGalleryReplication(resource_id=rid, params=params):
             await resources.begin_update(rid, params)

@@ -125,16 +125,13 @@ def with_generation(plan: Plan, generation: int) -> dict[str, Any]:
     return {**plan.status, "observedGeneration": generation}
 
 
-async def record_operations(
-    rt: Runtime, plural: str, body: kopf.Body, memo: Any, operations: list[Any]
-) -> None:
-    """Write the Azure write about to be sent into ``status.operations`` first: a finalizer (this
-    replica's, or after a crash the next leader's) then waits for it instead of releasing the object
-    over a resource still to come."""
-    meta = body["metadata"]
-    written = status_patch(plural, {"operations": operations})
-    await rt.status.patch_status(plural, meta["namespace"], meta["name"], written)
-    guard.remember(memo, body, written)
+async def record_operations(rt: Runtime, plural: str, body: kopf.Body, memo: Any, plan: Plan) -> None:
+    """Publish the plan, whose ``status.operations`` names the Azure write about to be sent, before
+    sending it: a finalizer (this replica's, or after a crash the next leader's) then waits for it
+    instead of releasing the object over a resource still to come.  The pass publishes the same
+    plan after the write, which then changes nothing: one status write per create, not two."""
+    generation = int(body["metadata"].get("generation") or 1)
+    await publish(rt, plural, body, memo, plan.conditions, with_generation(plan, generation), plan.warnings)
 
 
 async def sent_or_forgotten(
@@ -147,5 +144,5 @@ async def sent_or_forgotten(
         await call
     except AzureCallError as exc:
         if exc.classification.nothing_done:
-            await record_operations(rt, plural, body, memo, [])
+            await publish(rt, plural, body, memo, [], {"operations": []})
         raise

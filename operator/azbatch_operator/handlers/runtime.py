@@ -22,6 +22,7 @@ import kopf
 from azbatch_operator.azure.budget import ArmBudget
 from azbatch_operator.azure.clients import AzureClients
 from azbatch_operator.azure.resources import Resources
+from azbatch_operator.handlers.derived import Derived
 from azbatch_operator.handlers.lookups import SharedLookups
 from azbatch_operator.handlers.pool_listings import PoolListings
 from azbatch_operator.handlers.wakers import Wakers
@@ -29,6 +30,7 @@ from azbatch_operator.kube import KubeApi, StatusWriter
 from azbatch_operator.kubeauth import Login
 from azbatch_operator.leader import LeaderElector, Leadership
 from azbatch_operator.reconcile import polling
+from azbatch_operator.reconcile.image_refs import ResolvedClaims
 from azbatch_operator.settings import Settings
 
 if TYPE_CHECKING:
@@ -65,6 +67,8 @@ class Runtime:
     node_counts: NodeCountsBatcher | None = None
     #: Lists the accounts of steady pools once per listing age (handlers/pool_listings.py).
     drift_listings: asyncio.Task[None] | None = None
+    #: Every pool's image-limit claim, resolved once per change of the indexes (handlers/indexes.py).
+    claims: Derived[ResolvedClaims] = field(default_factory=Derived)
     #: When each (object uid, reason) of a rejected status patch was last posted as an event.
     rejections: dict[tuple[str, str], float] = field(default_factory=dict)
 

@@ -20,6 +20,7 @@ Azure reports the smaller target.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -49,15 +50,15 @@ def order(claims: Iterable[Claim]) -> list[Claim]:
 
 def counted(claims: Iterable[Claim], max_dedicated: int, max_low_priority: int) -> dict[str, tuple[int, int]]:
     """What each pool counts for after the pass (see the module docstring)."""
-    ordered = order(claims)
-    counts = {c.pool: c.held or (0, 0) for c in ordered}
+    claims = list(claims)
+    counts = {c.pool: c.held or (0, 0) for c in claims}
     # Running sums: every pool of a fleet on one image computes this on each pass.
     total_ded = sum(d for d, _ in counts.values())
     total_low = sum(lp for _, lp in counts.values())
-    for claim in ordered:
+    # Only growth is admitted, so only the growing pools need an order (a steady fleet has none).
+    growing = [c for c in claims if c.wanted[0] > counts[c.pool][0] or c.wanted[1] > counts[c.pool][1]]
+    for claim in order(growing):
         held = counts[claim.pool]
-        if claim.wanted[0] <= held[0] and claim.wanted[1] <= held[1]:
-            continue  # not growing: nothing to admit
         want = (max(claim.wanted[0], held[0]), max(claim.wanted[1], held[1]))
         ded = total_ded - held[0] + want[0]
         low = total_low - held[1] + want[1]
@@ -67,15 +68,72 @@ def counted(claims: Iterable[Claim], max_dedicated: int, max_low_priority: int) 
     return counts
 
 
-def admit(me: Claim, claims: Iterable[Claim], max_dedicated: int, max_low_priority: int) -> ImageLimitVerdict:
+def admit(
+    me: Claim,
+    claims: Iterable[Claim],
+    max_dedicated: int,
+    max_low_priority: int,
+    tally: Tally | None = None,
+) -> ImageLimitVerdict:
     """May ``me`` grow to what it wants?  ``claims`` may include ``me`` (replaced by it) and claims on
-    other images (ignored)."""
+    other images (ignored).  ``tally``: the same pass over ``claims`` computed before, whose verdict
+    serves ``me`` as it is when ``claims`` already hold ``me`` unchanged and it fits."""
+    if tally is not None and tally.serves(me, max_dedicated, max_low_priority):
+        return tally.fitting
     key = me.image_key.lower()
     same = {c.pool: c for c in claims if c.image_key.lower() == key and c.pool != me.pool}
     same[me.pool] = me
+    return _verdict(
+        me, same, counted(same.values(), max_dedicated, max_low_priority), max_dedicated, max_low_priority
+    )
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One image's pass over every claim on it, shared by the pools whose own claim it holds: on a
+    fleet's steady passes nothing changes, and each pool would repeat the same O(n) pass."""
+
+    claims: dict[str, Claim]
+    counts: dict[str, tuple[int, int]]
+    limits: tuple[int, int]
+    #: The verdict of each pool in ``counts`` that got what it wants (all of them alike).
+    fitting: ImageLimitVerdict
+
+    def serves(self, me: Claim, max_dedicated: int, max_low_priority: int) -> bool:
+        if self.limits != (max_dedicated, max_low_priority) or self.claims.get(me.pool) != me:
+            return False
+        return _fits(me, self.counts[me.pool])
+
+
+def tally(key: str, claims: Iterable[Claim], max_dedicated: int, max_low_priority: int) -> Tally | None:
+    """The pass over the claims on image ``key`` (None when no pool on it fits: then none is served)."""
+    key = key.lower()
+    same = {c.pool: c for c in claims if c.image_key.lower() == key}
+    if not same:
+        return None
     counts = counted(same.values(), max_dedicated, max_low_priority)
+    # Every pool that fits gives the same verdict: its sums are the counts themselves.
+    fitter = next((c for c in same.values() if _fits(c, counts[c.pool])), None)
+    if fitter is None:
+        return None
+    fitting = _verdict(fitter, same, counts, max_dedicated, max_low_priority)
+    return Tally(same, counts, (max_dedicated, max_low_priority), fitting)
+
+
+def _fits(claim: Claim, counted_as: tuple[int, int]) -> bool:
+    return counted_as[0] >= claim.wanted[0] and counted_as[1] >= claim.wanted[1]
+
+
+def _verdict(
+    me: Claim,
+    same: dict[str, Claim],
+    counts: dict[str, tuple[int, int]],
+    max_dedicated: int,
+    max_low_priority: int,
+) -> ImageLimitVerdict:
+    key = me.image_key.lower()
     mine = counts[me.pool]
-    fits = mine[0] >= me.wanted[0] and mine[1] >= me.wanted[1]
+    fits = _fits(me, mine)
     # The sums as they would be with this pool at what it wants (what the message talks about).
     with_me = {**counts, me.pool: (max(me.wanted[0], mine[0]), max(me.wanted[1], mine[1]))}
     ded = sum(d for d, _ in with_me.values())
@@ -102,9 +160,10 @@ def admit(me: Claim, claims: Iterable[Claim], max_dedicated: int, max_low_priori
 
 def describe(counts: dict[str, tuple[int, int]]) -> str:
     """The largest few pools with their nodes, then "and N more" (bounded, whatever the count)."""
-    largest = sorted(counts, key=lambda p: (-(counts[p][0] + counts[p][1]), p))
+    largest = heapq.nsmallest(image_limits.LISTED, counts, key=lambda p: (-(counts[p][0] + counts[p][1]), p))
     return image_limits.listed(
-        f"{_clip(p)} ({counts[p][0]} dedicated, {counts[p][1]} low-priority)" for p in largest
+        (f"{_clip(p)} ({counts[p][0]} dedicated, {counts[p][1]} low-priority)" for p in largest),
+        total=len(counts),
     )
 
 

@@ -56,11 +56,13 @@ class ImageLimitVerdict:
 LISTED = 3
 
 
-def listed(items: Iterable[str], limit: int = LISTED) -> str:
-    """``a, b, c and 697 more``: a bounded list for a message."""
+def listed(items: Iterable[str], limit: int = LISTED, total: int | None = None) -> str:
+    """``a, b, c and 697 more``: a bounded list for a message.  ``total``: how many there are when
+    ``items`` holds only the first ``limit`` (so a caller need not format every one)."""
     seq = list(items)
+    count = len(seq) if total is None else total
     shown = ", ".join(seq[:limit])
-    return f"{shown} and {len(seq) - limit} more" if len(seq) > limit else shown
+    return f"{shown} and {count - limit} more" if count > limit else shown
 
 
 def image_key(image_id: str, sources: Mapping[str, str] | None = None) -> str:

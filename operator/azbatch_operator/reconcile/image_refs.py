@@ -9,7 +9,7 @@ The kopf indexes themselves are registered in ``handlers/indexes.py``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from azbatch_operator.api.batch_pool import BatchPoolSpec
@@ -179,19 +179,29 @@ def resolve_by_id(image_id: str, images: Images) -> ResolvedImage:
     return ResolvedImage(image_id)
 
 
-def image_limit_verdict(
-    meta: Mapping[str, Any],
-    spec: BatchPoolSpec,
-    status: Mapping[str, Any],
-    image_id: str | None,
-    claims: Iterable[PoolClaim],
-    images: Images,
-    settings: Settings,
-) -> image_limits.ImageLimitVerdict | None:
-    """Seed S7: may this pool grow to its targets on its image, counted with every other pool on it
-    the way Azure counts them (reconcile/admission.py)?"""
-    if image_id is None or spec.scale.fixed is None:
-        return None
+@dataclass(frozen=True)
+class ResolvedClaims:
+    """Every pool's claim from the ``pool_claims`` index with its image key resolved through the
+    ``managed_images`` index (``sources``: gallery version -> managed image).  Built once per change
+    of either index (``handlers/indexes.py``), not once per pass: a fleet of n pools on one image
+    would otherwise rebuild n claims on each of its n passes."""
+
+    sources: Mapping[str, str]
+    claims: tuple[admission.Claim, ...]
+    _tallies: dict[tuple[str, int, int], admission.Tally | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def tally(self, key: str, max_dedicated: int, max_low_priority: int) -> admission.Tally | None:
+        """The admission pass over the claims on image ``key``, made on first use (memoised: the
+        claims do not change, a new index state is a new ``ResolvedClaims``)."""
+        memo_key = (key.lower(), max_dedicated, max_low_priority)
+        if memo_key not in self._tallies:
+            self._tallies[memo_key] = admission.tally(key, self.claims, max_dedicated, max_low_priority)
+        return self._tallies[memo_key]
+
+
+def resolve_claims(claims: Iterable[PoolClaim], images: Images) -> ResolvedClaims:
     sources: dict[str, str] = {}
     by_ref: dict[str, str] = {}
     for (ns, name), store in images.items():
@@ -200,16 +210,32 @@ def image_limit_verdict(
                 sources[summary.gallery_version_id.lower()] = summary.image_id.lower()
             if summary.consumable_id:
                 by_ref[f"{MANAGED_IMAGE_KEY_PREFIX}{ns}/{name}"] = summary.consumable_id
-    others = []
+    resolved = []
     keys: dict[str, str] = {}  # pools of a fleet share a few image references: resolve each once
     for claim in claims:
         key = keys.get(claim.image_ref_key)
         if key is None:
-            resolved = by_ref.get(claim.image_ref_key, claim.image_ref_key)
-            key = keys[claim.image_ref_key] = image_limits.image_key(resolved, sources)
-        others.append(
+            ref = by_ref.get(claim.image_ref_key, claim.image_ref_key)
+            key = keys[claim.image_ref_key] = image_limits.image_key(ref, sources)
+        resolved.append(
             admission.Claim(claim.pool, key, (claim.dedicated, claim.low_priority), claim.held, claim.created)
         )
+    return ResolvedClaims(sources, tuple(resolved))
+
+
+def image_limit_verdict(
+    meta: Mapping[str, Any],
+    spec: BatchPoolSpec,
+    status: Mapping[str, Any],
+    image_id: str | None,
+    others: ResolvedClaims,
+    settings: Settings,
+) -> image_limits.ImageLimitVerdict | None:
+    """Seed S7: may this pool grow to its targets on its image, counted with every other pool on it
+    the way Azure counts them (reconcile/admission.py)?"""
+    if image_id is None or spec.scale.fixed is None:
+        return None
+    sources = others.sources
     # This pool as it is now (its own index entry may lag behind the status just written).
     me = admission.Claim(
         f"{meta['namespace']}/{meta['name']}",
@@ -222,9 +248,9 @@ def image_limit_verdict(
     from_image = (rollout.rollout_of(status) or {}).get("fromImage")
     old_key = image_limits.image_key(str(from_image), sources) if from_image else None
     me, retiring = rollout.limit_claims(me, status, old_key)
-    return admission.admit(
-        me, [*others, *retiring], settings.image_max_dedicated_nodes, settings.image_max_low_priority_nodes
-    )
+    limits = (settings.image_max_dedicated_nodes, settings.image_max_low_priority_nodes)
+    shared = None if retiring else others.tally(me.image_key, *limits)
+    return admission.admit(me, [*others.claims, *retiring], *limits, tally=shared)
 
 
 def sharers_to_wake(
