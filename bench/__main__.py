@@ -108,6 +108,8 @@ def main() -> None:
                 "measuredAtDefaults": True,
                 "windowSeconds": window,
                 "writes": steady["steadyWrites"],
+                # Batch data plane (node counts), per account: not ARM's budget.
+                "dataPlaneRequestsPerHour": steady["dataPlaneRequestsPerHour"],
             }
             save(doc)
             fleet = scenarios.fleet_at_defaults(stack, small, window, drift=True, restart=True)
@@ -153,6 +155,7 @@ def main() -> None:
                     f"steady ARM reads per pool-hour ({steady['pools']} pools)",
                     f"{steady['readsPerPoolHour']:.2f}",
                 ],
+                ["steady data-plane requests per account-hour", f"{steady['dataPlaneRequestsPerHour']:.0f}"],
                 ["out-of-band resize corrected (s)", f"{doc['drift']['secondsToCorrect']:.0f}"],
                 [
                     f"restart with {doc['restart']['pools']} Ready pools",

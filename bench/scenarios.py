@@ -210,13 +210,16 @@ def fleet_at_defaults(stack: Stack, pools: int, window: float, drift: bool, rest
         stack.admin.reset_requests()
         time.sleep(window)
         after = procstat.read(op.proc.pid)
-        reads, writes = _arm(_requests(stack))
+        reqs = _requests(stack)
+        reads, writes = _arm(reqs)
+        data_plane = sum(n for op, n in _not_arm(reqs).items() if op.startswith("Batch."))
         out |= {
             "cpuPercentOfOneCore": 100 * (after.cpu_seconds - before.cpu_seconds) / window,
             "rssMiB": after.rss_mib,
             "readsPerPoolHour": reads / pools / window * 3600,
             "steadyReads": reads,
             "steadyWrites": writes,
+            "dataPlaneRequestsPerHour": data_plane / window * 3600,
         }
         if drift:
             pool_id = f"{account}/pools/p00000"
