@@ -72,3 +72,25 @@ def test_only_a_steady_pool_with_no_node_needs_no_counts(
 ) -> None:
     obs = PoolObservation(state, dedicated, low, 0, 0)
     assert node_health.has_nodes(obs) is expected
+
+
+async def test_since_asks_for_a_listing_that_started_then_or_later() -> None:
+    clock = Clock()
+    dp = SlowDataPlane(clock, seconds=1)
+    batcher = NodeCountsBatcher(dp, 60, clock)  # type: ignore[arg-type]
+    first = await batcher.get(ENDPOINT)
+    clock.now += 5
+    began = clock.now
+    assert await batcher.get(ENDPOINT) is first  # young enough
+    newer = await batcher.get(ENDPOINT, since=began)
+    assert dp.listings == 2
+    assert newer.fetched >= began
+    assert await batcher.get(ENDPOINT, since=began) is newer  # one newer listing serves every asker
+
+
+def test_counts_lag_when_they_miss_nodes_arm_shows() -> None:
+    steady = PoolObservation("Steady", 2, 1, 2, 1)
+    assert node_health.lags(steady, None)
+    assert node_health.lags(steady, {"dedicated": {"total": 2}})
+    assert not node_health.lags(steady, {"dedicated": {"total": 2}, "lowPriority": {"total": 1}})
+    assert not node_health.lags(PoolObservation("Steady", 0, 0, 0, 0), None)

@@ -57,14 +57,16 @@ class NodeCountsBatcher:
         self._snapshots: dict[str, Snapshot] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def get(self, endpoint: str) -> Snapshot:
+    async def get(self, endpoint: str, since: float | None = None) -> Snapshot:
+        """The account's counts from a listing younger than the max age, or (``since``) one that
+        started at that clock time or later."""
         key = endpoint.lower()
         # Age is counted from the ask: a listing that started while this caller waited serves it,
         # however long its pages took (else each waiter would list the account again in turn).
         asked = self.clock()
         async with self._locks.setdefault(key, asyncio.Lock()):
             hit = self._snapshots.get(key)
-            if hit is not None and asked - hit.fetched < self.max_age:
+            if hit is not None and asked - hit.fetched < self.max_age and hit.fetched >= (since or 0.0):
                 return hit
             started = self.clock()
             try:
@@ -119,7 +121,14 @@ async def review(
         endpoint = await account_endpoint(rt, spec.account_id)
         if endpoint is None:
             return plan
+        began = batcher.clock()
         snap = await batcher.get(endpoint)
+        entry = (snap.counts or {}).get(pool_name.lower())
+        if snap.counts is not None and snap.fetched < began and node_health.lags(obs, entry):
+            # Counts from before the pool's last allocation change (ARM shows nodes they do not):
+            # a Ready pool would show 0 usable nodes until the next listing. One newer listing,
+            # shared with every pool that asks meanwhile.
+            snap = await batcher.get(endpoint, since=began)
         if snap.forbidden is not None:
             return node_health.unknown(
                 plan, pool_id, obs, autoscale, meta.generation, now, settings, snap.forbidden

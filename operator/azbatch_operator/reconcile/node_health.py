@@ -264,6 +264,13 @@ def has_nodes(obs: PoolObservation) -> bool:
     return obs.allocation_state != "Steady" or obs.current_dedicated + obs.current_low_priority > 0
 
 
+def lags(obs: PoolObservation, entry: Mapping[str, Any] | None) -> bool:
+    """Whether a pool's node-counts entry disagrees with the node count ARM shows for it: counts
+    listed before the pool's last allocation change (or before it existed)."""
+    counts = NodeCounts.from_wire(entry)
+    return counts.total != obs.current_dedicated + obs.current_low_priority
+
+
 def with_counts(plan: Plan, counts: NodeCounts) -> Plan:
     """``status.nodeCounts``, and ``usableNodes`` (idle and running nodes of the pool's targets)."""
     target = int(plan.status.get("targetDedicatedNodes") or 0) + int(
