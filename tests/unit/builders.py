@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azbatch_operator.api.status import status_patch
+from azbatch_operator.reconcile import admission
+from azbatch_operator.reconcile.image_limits import ImageLimitVerdict
 from azbatch_operator.reconcile.names import ObjectMeta
 from azbatch_operator.reconcile.plan import Plan
 
@@ -112,3 +114,16 @@ def written(plural: str, plan: Plan) -> Plan:
     fields = {**plan.status, "conditions": list(plan.conditions)}
     assert status_patch(plural, fields) == json.loads(json.dumps(fields))
     return plan
+
+
+def limit_verdict(
+    pool: str,
+    wanted: tuple[int, int],
+    max_dedicated: int,
+    max_low_priority: int = 1000,
+    others: tuple[tuple[str, int, int], ...] = (),
+) -> ImageLimitVerdict:
+    """The image-limit verdict of a new ``pool`` on image "k" beside ``others`` (pool, dedicated,
+    low-priority nodes Azure already holds for each)."""
+    held = [admission.Claim(name, "k", (d, lp), (d, lp)) for name, d, lp in others]
+    return admission.admit(admission.Claim(pool, "k", wanted, None), held, max_dedicated, max_low_priority)

@@ -8,7 +8,6 @@ import pytest
 from azbatch_operator.api import BatchPoolSpec
 from azbatch_operator.reconcile.conditions import Reason
 from azbatch_operator.reconcile.errors import classify
-from azbatch_operator.reconcile.image_limits import check_image_limits
 from azbatch_operator.reconcile.names import ObjectMeta, owner_tags
 from azbatch_operator.reconcile.plan import (
     AdoptPool,
@@ -33,7 +32,7 @@ from azbatch_operator.reconcile.pool_plan import (
     releases_when_refused,
 )
 from azbatch_operator.settings import Settings
-from tests.unit.builders import ACCOUNT_ID, GALLERY_ID, NOW, RG, pool, written
+from tests.unit.builders import ACCOUNT_ID, GALLERY_ID, NOW, RG, limit_verdict, pool, written
 
 pytestmark = pytest.mark.unit
 
@@ -154,13 +153,11 @@ def test_same_region_managed_image_is_accepted() -> None:
 
 
 def test_limit_refuses_create_and_warns_when_shared() -> None:
-    over = check_image_limits("team-a/render", "k", 800, 0, [], 500, 1000)
+    over = limit_verdict("team-a/render", (800, 0), 500, 1000)
     p = run(None, limit=over)
     assert isinstance(p.action, Stall)
     assert p.action.reason is Reason.IMAGE_NODE_LIMIT_EXCEEDED
-    from azbatch_operator.reconcile.image_limits import PoolUsage
-
-    shared = check_image_limits("team-a/render", "k", 800, 0, [PoolUsage("team-b/x", "k", 10, 0)], 2500, 1000)
+    shared = limit_verdict("team-a/render", (800, 0), 2500, others=(("team-b/x", 10, 0),))
     p = run(None, limit=shared)
     assert isinstance(p.action, CreatePool)
     flag = next(c for c in p.conditions if c["type"] == "ImageShared")

@@ -9,11 +9,10 @@ from hypothesis import strategies as st
 
 from azbatch_operator.api.batch_pool import FixedScale, ResizeRetry
 from azbatch_operator.reconcile.conditions import Reason, rfc3339
-from azbatch_operator.reconcile.image_limits import check_image_limits
 from azbatch_operator.reconcile.plan import CheckImage, Done, Plan, ResizePool, Stall, StopResize, Wait
 from azbatch_operator.reconcile.resize import PoolObservation, plan_resize
 from azbatch_operator.settings import Settings
-from tests.unit.builders import NOW, written
+from tests.unit.builders import NOW, limit_verdict, written
 
 pytestmark = pytest.mark.unit
 
@@ -145,7 +144,7 @@ def test_quota_stalls_then_rechecks_without_counting(code: str) -> None:
 
 
 def test_limit_refuses_growth_but_not_shrink() -> None:
-    over = check_image_limits("ns/p", "k", 800, 0, [], 500, 1000)
+    over = limit_verdict("ns/p", (800, 0), 500, 1000)
     p = run(obs(current=(100, 0), target=(100, 0)), limit=over)
     assert isinstance(p.action, Stall)
     assert p.action.reason is Reason.IMAGE_NODE_LIMIT_EXCEEDED
@@ -382,7 +381,7 @@ def test_a_quota_stall_retries_once_the_recheck_interval_has_passed_exactly() ->
 
 def test_shrinking_one_kind_is_not_growing_even_when_the_image_is_over_its_limit() -> None:
     fixed = FixedScale(target_dedicated_nodes=5, target_low_priority_nodes=0)
-    over = check_image_limits("ns/p", "k", 5, 0, [], 1, 1000)
+    over = limit_verdict("ns/p", (5, 0), 1, 1000)
     assert not over.fits
     p = run(obs(current=(5, 3), target=(5, 3)), fixed=fixed, limit=over)
     assert isinstance(p.action, ResizePool)
@@ -406,7 +405,7 @@ def test_a_first_retry_of_a_pool_with_no_attempts_recorded_is_attempt_one() -> N
 
 @pytest.mark.parametrize("desired", [(1, 0), (0, 1)])
 def test_growing_from_no_fixed_targets_is_growth_for_the_image_limit(desired: tuple[int, int]) -> None:
-    over = check_image_limits("ns/p", "k", 10, 10, [], 0, 0)
+    over = limit_verdict("ns/p", (10, 10), 0, 0)
     fixed = FixedScale(target_dedicated_nodes=desired[0], target_low_priority_nodes=desired[1])
     p = run(obs(current=(0, 0), target=None), fixed=fixed, limit=over)
     assert isinstance(p.action, Stall)

@@ -8,23 +8,14 @@ id compared case-insensitively, with a gallery version and the managed image it 
 Contract::
 
     key = image_key(image_id, sources)          # sources: {id: id it was built from}
-    verdict = check_image_limits("ns/name", key, dedicated, low, all_usages, max_ded, max_low)
+
+Who may grow within the limits is decided in ``reconcile/admission.py`` (its ``ImageLimitVerdict``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class PoolUsage:
-    """One BatchPool's claim on an image: its targets (what it will grow to, not what it has)."""
-
-    pool: str
-    image_key: str
-    dedicated: int
-    low_priority: int
 
 
 @dataclass(frozen=True)
@@ -75,44 +66,3 @@ def image_key(image_id: str, sources: Mapping[str, str] | None = None) -> str:
         key = lowered[key]
         seen.add(key)
     return key
-
-
-def check_image_limits(
-    pool: str,
-    key: str,
-    dedicated: int,
-    low_priority: int,
-    usages: Iterable[PoolUsage],
-    max_dedicated: int,
-    max_low_priority: int,
-) -> ImageLimitVerdict:
-    """Would ``pool`` at these targets keep its image within the limits?  ``usages`` may or may not
-    include ``pool`` itself (its old entry is replaced); order does not matter."""
-    claims: dict[str, tuple[int, int]] = {}
-    for usage in usages:
-        if usage.image_key.lower() == key.lower() and usage.pool != pool:
-            claims[usage.pool] = (usage.dedicated, usage.low_priority)
-    claims[pool] = (dedicated, low_priority)
-    pools = tuple(sorted(claims))
-    ded = sum(d for d, _ in claims.values())
-    low = sum(lp for _, lp in claims.values())
-    fits = ded <= max_dedicated and low <= max_low_priority
-    largest = sorted(pools, key=lambda p: (-(claims[p][0] + claims[p][1]), p))
-    detail = listed(f"{p} ({claims[p][0]} dedicated, {claims[p][1]} low-priority)" for p in largest)
-    if fits:
-        message = (
-            f"image {key}: {ded}/{max_dedicated} dedicated and {low}/{max_low_priority} low-priority nodes "
-            f"across {detail}"
-        )
-    else:
-        over = []
-        if ded > max_dedicated:
-            over.append(f"{ded} dedicated nodes exceed the limit of {max_dedicated}")
-        if low > max_low_priority:
-            over.append(f"{low} low-priority nodes exceed the limit of {max_low_priority}")
-        message = (
-            f"custom image {key} would serve {' and '.join(over)} (pools: {detail}); Azure Batch counts "
-            "custom-image nodes across all pools using the same image — lower the targets, or give "
-            "this pool its own image"
-        )
-    return ImageLimitVerdict(fits, key.lower(), pools, ded, low, max_dedicated, max_low_priority, message)
