@@ -376,8 +376,8 @@ def _states_filter(expr: str) -> set[str] | None:
 
 async def node_counts_list(req: Request) -> web.Response:
     req.authorize(req.account.id, "read", READ)
-    # world.get brings each pool's allocation up to the simulated present (children() does not).
-    # world.get brings a pool's allocation up to the simulated present; done for the page's pools only.
+    # world.get brings a pool's allocation up to the simulated present (children() does not); it is
+    # done for the page's pools only.
     pools = [
         p
         for p in req.world.children(req.account.id, T_POOL)

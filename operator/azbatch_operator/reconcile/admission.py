@@ -56,7 +56,7 @@ def counted(claims: Iterable[Claim], max_dedicated: int, max_low_priority: int) 
     total_ded = sum(d for d, _ in counts.values())
     total_low = sum(lp for _, lp in counts.values())
     # Only growth is admitted, so only the growing pools need an order (a steady fleet has none).
-    growing = [c for c in claims if c.wanted[0] > counts[c.pool][0] or c.wanted[1] > counts[c.pool][1]]
+    growing = [c for c in claims if not _fits(c, counts[c.pool])]
     for claim in order(growing):
         held = counts[claim.pool]
         want = (max(claim.wanted[0], held[0]), max(claim.wanted[1], held[1]))
@@ -80,9 +80,7 @@ def admit(
     serves ``me`` as it is when ``claims`` already hold ``me`` unchanged and it fits."""
     if tally is not None and tally.serves(me, max_dedicated, max_low_priority):
         return tally.fitting
-    key = me.image_key.lower()
-    same = {c.pool: c for c in claims if c.image_key.lower() == key and c.pool != me.pool}
-    same[me.pool] = me
+    same = {**_on_image(claims, me.image_key), me.pool: me}
     return _verdict(
         me, same, counted(same.values(), max_dedicated, max_low_priority), max_dedicated, max_low_priority
     )
@@ -107,8 +105,7 @@ class Tally:
 
 def tally(key: str, claims: Iterable[Claim], max_dedicated: int, max_low_priority: int) -> Tally | None:
     """The pass over the claims on image ``key`` (None when no pool on it fits: then none is served)."""
-    key = key.lower()
-    same = {c.pool: c for c in claims if c.image_key.lower() == key}
+    same = _on_image(claims, key)
     if not same:
         return None
     counts = counted(same.values(), max_dedicated, max_low_priority)
@@ -118,6 +115,12 @@ def tally(key: str, claims: Iterable[Claim], max_dedicated: int, max_low_priorit
         return None
     fitting = _verdict(fitter, same, counts, max_dedicated, max_low_priority)
     return Tally(same, counts, (max_dedicated, max_low_priority), fitting)
+
+
+def _on_image(claims: Iterable[Claim], key: str) -> dict[str, Claim]:
+    """The claims on image ``key`` (compared case-insensitively), by pool."""
+    key = key.lower()
+    return {c.pool: c for c in claims if c.image_key.lower() == key}
 
 
 def _fits(claim: Claim, counted_as: tuple[int, int]) -> bool:
